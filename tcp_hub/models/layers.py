@@ -1,0 +1,125 @@
+"""Shared building blocks of the four networks, in plain PyTorch.
+
+Equalized learning rate (weights stored at unit variance, scaled by 1/sqrt(fan_in) at run time),
+leaky ReLU 0.2 with a learned bias, and anti-aliased resampling with the [1, 3, 3, 1] filter, as
+in StyleGAN2. No custom CUDA extension: each op is a handful of standard torch calls.
+"""
+
+import math
+from typing import Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LEAKY_SLOPE = 0.2
+LEAKY_GAIN = math.sqrt(2.0)
+
+
+def make_blur_kernel(taps: Sequence[float]) -> torch.Tensor:
+    """A separable 2-D low-pass filter from 1-D taps, normalised to sum 1."""
+    k = torch.tensor(taps, dtype=torch.float32)
+    k = k[None, :] * k[:, None]
+    return k / k.sum()
+
+
+def blur(x: torch.Tensor, kernel: torch.Tensor, pad: Tuple[int, int]) -> torch.Tensor:
+    """Depthwise FIR filter with (before, after) padding on both axes (upfirdn2d with up=down=1)."""
+    channels = x.shape[1]
+    x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
+    weight = kernel.to(dtype=x.dtype).expand(channels, 1, *kernel.shape)
+    return F.conv2d(x, weight, groups=channels)
+
+
+class Blur(nn.Module):
+    def __init__(self, taps: Sequence[float], pad: Tuple[int, int], upsample_factor: int = 1):
+        super().__init__()
+        kernel = make_blur_kernel(taps) * upsample_factor**2
+        self.register_buffer("kernel", kernel, persistent=False)
+        self.pad = pad
+
+    def forward(self, x):
+        return blur(x, self.kernel, self.pad)
+
+
+def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return F.leaky_relu(x + bias.view(shape).to(x.dtype), LEAKY_SLOPE) * LEAKY_GAIN
+
+
+class FusedLeakyReLU(nn.Module):
+    """Leaky ReLU 0.2 with a learned per-channel bias, rescaled to keep unit variance."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        return fused_leaky_relu(x, self.bias)
+
+
+class EqualConv2d(nn.Module):
+    def __init__(self, in_ch, out_ch, kernel_size, stride=1, padding=0, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel_size, kernel_size))
+        self.scale = 1 / math.sqrt(in_ch * kernel_size**2)
+        self.stride, self.padding = stride, padding
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
+
+    def forward(self, x):
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        return F.conv2d(x, (self.weight * self.scale).to(x.dtype), bias, self.stride, self.padding)
+
+
+class EqualLinear(nn.Module):
+    def __init__(self, in_dim, out_dim, bias=True, bias_init=0.0, activate=False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim))
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init))) if bias else None
+        self.scale = 1 / math.sqrt(in_dim)
+        self.activate = activate
+
+    def forward(self, x):
+        w = (self.weight * self.scale).to(x.dtype)
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        x = F.linear(x, w, bias)
+        return F.leaky_relu(x, LEAKY_SLOPE) * LEAKY_GAIN if self.activate else x
+
+
+class ConvLayer(nn.Sequential):
+    """Equalized conv (optionally anti-aliased stride-2 downsampling) + biased leaky ReLU."""
+
+    def __init__(self, in_ch, out_ch, kernel_size, downsample=False, blur_taps=(1, 3, 3, 1),
+                 bias=True, activate=True):
+        layers = []
+        if downsample:
+            p = (len(blur_taps) - 2) + (kernel_size - 1)
+            if len(blur_taps) > 1:
+                layers.append(Blur(blur_taps, pad=((p + 1) // 2, p // 2)))
+            stride, padding = 2, 0
+        else:
+            stride, padding = 1, kernel_size // 2
+        layers.append(EqualConv2d(in_ch, out_ch, kernel_size, stride, padding,
+                                  bias=bias and not activate))
+        if activate:
+            layers.append(FusedLeakyReLU(out_ch) if bias else _ScaledLeakyReLU())
+        super().__init__(*layers)
+
+
+class _ScaledLeakyReLU(nn.Module):
+    def forward(self, x):
+        return F.leaky_relu(x, LEAKY_SLOPE) * LEAKY_GAIN
+
+
+class ResBlock(nn.Module):
+    """Residual block of the encoder and discriminators: two 3x3 convs, 1x1 skip, optional /2."""
+
+    def __init__(self, in_ch, out_ch, downsample=True, blur_taps=(1, 3, 3, 1)):
+        super().__init__()
+        self.conv1 = ConvLayer(in_ch, in_ch, 3, blur_taps=blur_taps)
+        self.conv2 = ConvLayer(in_ch, out_ch, 3, downsample=downsample, blur_taps=blur_taps)
+        self.skip = ConvLayer(in_ch, out_ch, 1, downsample=downsample, blur_taps=blur_taps,
+                              bias=False, activate=False)
+
+    def forward(self, x):
+        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
