@@ -92,11 +92,12 @@ class ConvLayer(nn.Sequential):
     def __init__(self, in_ch, out_ch, kernel_size, downsample=False, blur_taps=(1, 3, 3, 1),
                  bias=True, activate=True):
         layers = []
-        if downsample:
+        if downsample and len(blur_taps) > 1:
             p = (len(blur_taps) - 2) + (kernel_size - 1)
-            if len(blur_taps) > 1:
-                layers.append(Blur(blur_taps, pad=((p + 1) // 2, p // 2)))
+            layers.append(Blur(blur_taps, pad=((p + 1) // 2, p // 2)))
             stride, padding = 2, 0
+        elif downsample:  # plain strided conv, padded so small inputs still work
+            stride, padding = 2, kernel_size // 2
         else:
             stride, padding = 1, kernel_size // 2
         layers.append(EqualConv2d(in_ch, out_ch, kernel_size, stride, padding,

@@ -1,0 +1,11 @@
+"""tcp-hub: region-wise image manipulation (TCP, ACM MM 2021) on the Swapping Autoencoder."""
+
+from .errors import InputError
+from .models import (PRESETS, TCPDiscriminator, TCPEncoder, TCPGenerator, TCPPatchDiscriminator,
+                     build_models)
+from .pipeline import TCPPipeline
+
+__version__ = "0.1.0"
+
+__all__ = ["TCPPipeline", "TCPEncoder", "TCPGenerator", "TCPDiscriminator", "TCPPatchDiscriminator",
+           "build_models", "PRESETS", "InputError", "__version__"]

@@ -1,0 +1,149 @@
+"""Image datasets that decode stored files: a folder of images, and the shared rule for bad files.
+
+A corrupt or unreadable image never stops a training run: it is skipped (the next index is
+loaded instead), warned about once by name, and listed in ``skipped_files`` so the training
+script can report a count at the end.
+"""
+
+import struct
+import warnings
+import zlib
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence, Set
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from .transforms import make_transform
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+# What Pillow (and the codecs under it) raise for a damaged or unsupported file.
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error,
+                 Image.DecompressionBombError)
+
+
+class UnreadableImageWarning(UserWarning):
+    """An image file could not be decoded and was skipped."""
+
+
+class SkippingImageDataset(Dataset):
+    """Base of the file-backed datasets: ``__getitem__`` transforms item i, or the next readable one.
+
+    Subclasses implement ``__len__``, ``load_image(index) -> PIL.Image`` and
+    ``describe(index) -> str`` (the file's name for messages).
+
+    With DataLoader workers each worker holds its own copy of the dataset, so ``skipped_files``
+    of the main process only lists what the main process itself met; the warnings come from the
+    workers either way.
+    """
+
+    def __init__(self, transform):
+        self.transform = transform
+        self.skipped_files: List[str] = []
+        self._bad: Set[int] = set()
+
+    def load_image(self, index: int) -> Image.Image:
+        raise NotImplementedError
+
+    def describe(self, index: int) -> str:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        """Float32 ``[3, R, R]`` in [-1, 1]."""
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} is out of range for a dataset of {n} images")
+        index %= n
+        for offset in range(n):
+            candidate = (index + offset) % n
+            if candidate in self._bad:
+                continue
+            try:
+                image = self.load_image(candidate)
+                return self.transform(image)
+            except DECODE_ERRORS as error:
+                self._mark_bad(candidate, error)
+        raise RuntimeError(f"none of the {n} images of this dataset could be read "
+                           f"(for example {self.skipped_files[0]!r}); check the files or the path")
+
+    def _mark_bad(self, index: int, error: BaseException) -> None:
+        self._bad.add(index)
+        name = self.describe(index)
+        self.skipped_files.append(name)
+        warnings.warn(f"skipping unreadable image {name!r} ({type(error).__name__}: {error}); "
+                      "another image is used in its place", UnreadableImageWarning, stacklevel=3)
+
+
+def find_images(root: Path, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> List[Path]:
+    """Image files under ``root`` (recursively, case-insensitive extensions), sorted by relative path."""
+    wanted = {e.lower() for e in extensions}
+    found = [p for p in root.rglob("*") if p.suffix.lower() in wanted and p.is_file()]
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+class ImageFolderDataset(SkippingImageDataset):
+    """Every image file under a folder (searched recursively), preprocessed for training.
+
+    Args:
+        root: the folder.
+        resolution: R; items are float32 ``[3, R, R]`` in [-1, 1].
+        preset: preprocessing, "resize" | "resize_crop" | "random_crop" (see ``make_transform``).
+        train: random crops and flips when True; deterministic centre crops when False.
+        hflip: random horizontal flips in training.
+        min_crop_fraction: smallest crop of the "random_crop" preset, as a fraction of the short side.
+        exclude: file names (``"a.jpg"``) or paths relative to ``root`` (``"sub/a.jpg"``) to leave
+            out, e.g. a held-out evaluation set.
+
+    Attributes:
+        files: the images used, sorted.
+        excluded_files: the images that ``exclude`` removed.
+        skipped_files: names of files that could not be decoded (filled while iterating).
+    """
+
+    def __init__(self, root, resolution: int, preset: str = "resize_crop", train: bool = True,
+                 hflip: bool = True, min_crop_fraction: float = 0.25, exclude: Optional[Iterable[str]] = None):
+        super().__init__(make_transform(preset, resolution, train=train, hflip=hflip,
+                                        min_crop_fraction=min_crop_fraction))
+        self.root = Path(root).expanduser()
+        searched = ", ".join(IMAGE_EXTENSIONS)
+        if not self.root.exists():
+            raise ValueError(f"training image folder {str(self.root)!r} does not exist")
+        if not self.root.is_dir():
+            raise ValueError(f"{str(self.root)!r} is a file, not a folder; pass the folder that holds "
+                             f"the training images ({searched})")
+        files = find_images(self.root)
+        excluded = set(exclude or ())
+        self.files = [p for p in files if not _matches(p, self.root, excluded)]
+        self.excluded_files = [p for p in files if _matches(p, self.root, excluded)]
+        unmatched = excluded - {n for p in self.excluded_files for n in (p.name, _relative(p, self.root))}
+        if unmatched:
+            warnings.warn(f"{len(unmatched)} names passed to exclude match no image under "
+                          f"{str(self.root)!r}, e.g. {sorted(unmatched)[0]!r}", UserWarning, stacklevel=2)
+        if not self.files:
+            what = "all of them are excluded" if files else f"no files with extensions {searched}"
+            raise ValueError(f"no training images in {str(self.root)!r}: {what} "
+                             "(the folder is searched recursively, extensions are case-insensitive)")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def load_image(self, index: int) -> Image.Image:
+        with Image.open(self.files[index]) as image:
+            image.load()
+            return image
+
+    def describe(self, index: int) -> str:
+        return str(self.files[index])
+
+    def __repr__(self) -> str:
+        return f"ImageFolderDataset({str(self.root)!r}, {len(self)} images, transform={self.transform!r})"
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _matches(path: Path, root: Path, names: Set[str]) -> bool:
+    return path.name in names or _relative(path, root) in names

@@ -1,0 +1,161 @@
+"""Image loading and pre/post-processing shared by the pipeline, the CLI and the app.
+
+Anything a user may hand us (a path, a PIL image of any mode, a numpy array, a torch tensor) becomes
+an RGB PIL image; the model sees ``[1, 3, H, W]`` tensors in [-1, 1] whose sides are multiples of 16.
+"""
+
+import os
+from pathlib import Path
+from typing import List, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InputError
+
+ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
+
+DEFAULT_MAX_SIDE = 1024
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def open_image_file(path: Union[str, os.PathLike], what: str = "image") -> Image.Image:
+    """Open and fully decode an image file, with a clear error for missing, non-image or corrupt files."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} file '{path}' does not exist")
+    try:
+        img = Image.open(path)
+        img.load()
+    except UnidentifiedImageError:
+        raise InputError(f"{what} file '{path}' is not an image Pillow can read (PNG, JPEG, WebP, ...)") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise InputError(f"{what} file '{path}' is truncated or corrupt ({err})") from None
+    return img
+
+
+def _pil_to_rgb(img: Image.Image) -> Image.Image:
+    img = ImageOps.exif_transpose(img)
+    if img.mode in _SIXTEEN_BIT_MODES:
+        arr = np.asarray(img).astype(np.float32)
+        arr = arr / 257.0 if arr.max(initial=0) > 255 else arr
+        img = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), mode="L")
+    if img.mode == "F":
+        arr = np.asarray(img)
+        arr = arr * 255.0 if arr.max(initial=0) <= 1.0 else arr
+        img = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), mode="L")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return img.convert("RGB")
+
+
+def _array_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * 255
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.uint16:
+        return (arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise InputError(f"{what} array contains NaN or infinite values")
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < -1e-3 or hi > 1 + 1e-3:
+            raise InputError(f"float {what} arrays must hold values in [0, 1]; got values in [{lo:.3g}, {hi:.3g}]. "
+                             "Divide uint8 data by 255, or pass it as uint8")
+        return (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
+    raise InputError(f"{what} array has unsupported dtype {arr.dtype}; use uint8, uint16, bool or float in [0, 1]")
+
+
+def load_image(source: ImageInput, what: str = "image") -> Image.Image:
+    """Turn any supported input into an RGB PIL image.
+
+    Accepts a file path, a PIL image of any mode (alpha is composited on white, 16-bit is scaled,
+    EXIF orientation is applied), a numpy array ``[H, W]`` / ``[H, W, 1|3|4]`` (uint8, uint16, bool or
+    float in [0, 1]) or a torch tensor ``[3, H, W]`` / ``[1, 3, H, W]`` (float in [0, 1] or uint8).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        source = open_image_file(source, what)
+    if isinstance(source, torch.Tensor):
+        t = source.detach().cpu()
+        if t.ndim == 4 and t.shape[0] == 1:
+            t = t[0]
+        if t.ndim != 3 or t.shape[0] not in (1, 3, 4):
+            raise InputError(f"{what} tensor must be [3, H, W] or [1, 3, H, W]; got shape {tuple(source.shape)}")
+        arr = t.permute(1, 2, 0).numpy()
+        source = arr if t.dtype == torch.uint8 else arr.astype(np.float32)
+    if isinstance(source, np.ndarray):
+        arr = source
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[..., 0]
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+            raise InputError(f"{what} array must be [H, W] or [H, W, 3|4]; got shape {source.shape}")
+        arr = _array_to_uint8(arr, what)
+        if arr.size == 0:
+            raise InputError(f"{what} is empty (shape {source.shape})")
+        source = Image.fromarray(np.ascontiguousarray(arr))
+    if not isinstance(source, Image.Image):
+        raise InputError(f"{what} must be a file path, PIL image, numpy array or torch tensor; got {type(source).__name__}")
+    if source.width == 0 or source.height == 0:
+        raise InputError(f"{what} is empty ({source.width}x{source.height})")
+    return _pil_to_rgb(source)
+
+
+def check_size(img: Image.Image, max_side: int, what: str = "image") -> None:
+    if max(img.size) > max_side:
+        raise InputError(
+            f"{what} is {img.width}x{img.height}; the longest side may be at most {max_side} px. "
+            f"Resize it, pass `resolution=` to work at a smaller size, or raise `max_side`")
+
+
+def resize_longest_side(img: Image.Image, side: int) -> Image.Image:
+    """Scale so the longest side is ``side`` px, keeping the aspect ratio."""
+    scale = side / max(img.size)
+    if scale == 1:
+        return img
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BICUBIC)
+
+
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> ``[1, 3, H, W]`` float32 in [-1, 1]."""
+    arr = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
+    return torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous()
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Pad right and bottom by mirroring so both sides are multiples of ``multiple`` (no distortion)."""
+    h, w = x.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return x
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def tensor_to_output(images: torch.Tensor, output_type: str = "pil") -> Union[List[Image.Image], np.ndarray, torch.Tensor]:
+    """``[B, 3, H, W]`` in [-1, 1] -> PIL list, numpy ``[B, H, W, 3]`` or torch ``[B, 3, H, W]`` in [0, 1]."""
+    x = (images.detach().float().clamp(-1, 1) + 1) / 2
+    if output_type == "pt":
+        return x
+    arr = x.permute(0, 2, 3, 1).cpu().numpy()
+    if output_type == "np":
+        return arr
+    if output_type == "pil":
+        return [Image.fromarray((a * 255 + 0.5).astype(np.uint8)) for a in arr]
+    raise InputError(f"output_type must be 'pil', 'np' or 'pt'; got {output_type!r}")
+
+
+def resize_tensor(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Resample ``[B, C, H, W]`` to ``size`` (H, W): area when shrinking, bicubic when enlarging."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    if x.shape[-2] >= size[0] and x.shape[-1] >= size[1]:
+        return F.interpolate(x, size=size, mode="area")
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False)

@@ -1,0 +1,116 @@
+"""User-painted region masks: loading, size checks, feathering, and turning them into the soft
+per-region weights the generator blends styles with. The pipeline, the CLI and the app all go
+through these functions."""
+
+import math
+import os
+import warnings
+from typing import Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .errors import InputError
+from .image_io import open_image_file
+
+MaskInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
+
+
+def load_mask(source: MaskInput, index: int = 0) -> torch.Tensor:
+    """A mask from a file, PIL image, array or tensor -> ``[H, W]`` float32 in [0, 1].
+
+    Images with transparency use their alpha (what a brush painted); other images use their
+    luminance. Arrays and tensors may be bool, uint8 (0..255) or float in [0, 1].
+    """
+    name = f"mask {index + 1}"
+    if isinstance(source, (str, os.PathLike)):
+        source = open_image_file(source, name)
+    if isinstance(source, Image.Image):
+        has_alpha = source.mode in ("RGBA", "LA", "PA") or "transparency" in source.info
+        if has_alpha:
+            alpha = np.asarray(source.convert("RGBA"))[..., 3]
+            if alpha.min() < 255:
+                return torch.from_numpy(alpha.astype(np.float32) / 255.0)
+        return torch.from_numpy(np.asarray(source.convert("L"), dtype=np.float32) / 255.0)
+    if isinstance(source, np.ndarray):
+        source = torch.from_numpy(np.ascontiguousarray(source))
+    if not isinstance(source, torch.Tensor):
+        raise InputError(f"{name} must be a file path, PIL image, numpy array or torch tensor; got {type(source).__name__}")
+    m = source.detach().cpu()
+    while m.ndim > 2 and m.shape[0] == 1:
+        m = m[0]
+    if m.ndim == 3 and m.shape[-1] in (1, 3, 4):  # [H, W, C] array: use the first channel
+        m = m[..., -1] if m.shape[-1] == 4 else m[..., 0]
+    if m.ndim != 2:
+        raise InputError(f"{name} must be a 2-D [H, W] array; got shape {tuple(source.shape)}")
+    if m.dtype == torch.bool:
+        return m.float()
+    if m.dtype == torch.uint8:
+        return m.float() / 255.0
+    m = m.float()
+    if not torch.isfinite(m).all():
+        raise InputError(f"{name} contains NaN or infinite values")
+    lo, hi = m.min().item(), m.max().item()
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise InputError(f"{name} must hold values in [0, 1] (or be uint8 0..255); got [{lo:.3g}, {hi:.3g}]")
+    return m.clamp(0, 1)
+
+
+def fit_mask(mask: torch.Tensor, size: Tuple[int, int], index: int = 0, resize_mask: bool = True) -> torch.Tensor:
+    """Bring ``[H, W]`` mask to the image's ``size`` (H, W), warning when it had to be resized."""
+    if tuple(mask.shape) == tuple(size):
+        return mask
+    msg = (f"mask {index + 1} is {mask.shape[1]}x{mask.shape[0]} but the image is {size[1]}x{size[0]}")
+    if not resize_mask:
+        raise InputError(msg + "; pass resize_mask=True to resize masks to the image")
+    warnings.warn(msg + "; the mask was resized to the image (pass resize_mask=False to refuse)", stacklevel=3)
+    return F.interpolate(mask[None, None], size=size, mode="bilinear", align_corners=False)[0, 0].clamp(0, 1)
+
+
+def feather(mask: torch.Tensor, radius: float) -> torch.Tensor:
+    """Soften ``[..., H, W]`` mask edges with a Gaussian blur of standard deviation ``radius`` px."""
+    if radius <= 0:
+        return mask
+    half = max(1, int(math.ceil(3 * radius)))
+    x = torch.arange(-half, half + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (x / radius) ** 2)
+    k = (k / k.sum()).to(mask)
+    shape = mask.shape
+    m = mask.reshape(-1, 1, *shape[-2:])
+    m = F.pad(m, (half, half, half, half), mode="replicate")
+    m = F.conv2d(m, k.view(1, 1, 1, -1))
+    m = F.conv2d(m, k.view(1, 1, -1, 1))
+    return m.reshape(shape).clamp(0, 1)
+
+
+def prepare_masks(masks: Sequence[MaskInput], size: Tuple[int, int], resize_mask: bool = True) -> torch.Tensor:
+    """Load and size-check user masks -> ``[K, H, W]`` in [0, 1]. Empty masks warn."""
+    out = []
+    for i, src in enumerate(masks):
+        m = fit_mask(load_mask(src, i), size, i, resize_mask)
+        if not (m > 0).any():
+            warnings.warn(f"mask {i + 1} has no painted pixel; its region is left unedited", stacklevel=3)
+        out.append(m)
+    return torch.stack(out) if out else torch.zeros(0, *size)
+
+
+def region_weights(masks: torch.Tensor) -> torch.Tensor:
+    """``[K, H, W]`` region masks -> ``[K + 1, H, W]`` weights summing to 1 per pixel.
+
+    Index 0 is the unedited image (what no mask covers); where painted regions overlap to more
+    than 1 they share the pixel in proportion to their masks.
+    """
+    total = masks.sum(0, keepdim=True)
+    regions = masks / total.clamp(min=1.0)
+    return torch.cat([1 - regions.sum(0, keepdim=True), regions], dim=0).clamp(0, 1)
+
+
+def outline(mask: torch.Tensor, width: int = 2) -> torch.Tensor:
+    """Boolean ``[H, W]`` outline of a mask's painted region (for drawing it over a result)."""
+    m = (mask > 0.5).float()[None, None]
+    k = 2 * width + 1
+    dilated = F.max_pool2d(m, k, 1, width)
+    eroded = -F.max_pool2d(-m, k, 1, width)
+    return (dilated - eroded)[0, 0] > 0

@@ -1,0 +1,208 @@
+"""TCPPipeline: global and region-wise style swaps with a trained encoder + generator."""
+
+import os
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from diffusers import DiffusionPipeline, ModelMixin  # noqa: F401  (ModelMixin: see STACK.md pitfall 2)
+from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+
+from .errors import InputError
+from .image_io import (DEFAULT_MAX_SIDE, ImageInput, check_size, load_image, pad_to_multiple, pil_to_tensor,
+                       resize_longest_side, resize_tensor, tensor_to_output)
+from .masks import MaskInput, feather as feather_masks, prepare_masks, region_weights
+from .models import TCPEncoder, TCPGenerator
+
+BUNDLED_DIR = Path(__file__).parent / "weights"
+BUNDLED_MODELS = {"tcp-scenes": BUNDLED_DIR / "tcp-scenes"}
+
+
+def resolve_model_path(name_or_path: Union[str, os.PathLike]) -> Union[str, os.PathLike]:
+    """Map a bundled model's short name (``"tcp-scenes"``) to its folder; anything else passes through."""
+    if isinstance(name_or_path, str) and name_or_path in BUNDLED_MODELS and not os.path.isdir(name_or_path):
+        return str(BUNDLED_MODELS[name_or_path])
+    return name_or_path
+
+
+def _as_list(x) -> Optional[list]:
+    if x is None:
+        return None
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def interpolate_style(source: torch.Tensor, target: torch.Tensor, strength: float) -> torch.Tensor:
+    """Move a style code ``strength`` of the way to ``target`` (0 = source, 1 = target), re-normalised."""
+    return F.normalize(torch.lerp(source.float(), target.float(), strength), dim=-1).to(source.dtype)
+
+
+class TCPPipeline(DiffusionPipeline):
+    r"""Give one photo the look of others, everywhere or only inside painted regions.
+
+    Args:
+        encoder: [`TCPEncoder`] that splits images into content and style codes.
+        generator: [`TCPGenerator`] that renders a content code with one or several styles.
+
+    Example:
+        >>> pipe = TCPPipeline.from_pretrained("tcp-scenes")
+        >>> out = pipe("house.jpg", style="sunset.jpg").images[0]
+        >>> out = pipe("house.jpg", style=["sunset.jpg", "snow.jpg"], mask=["sky.png", "roof.png"],
+        ...            strength=[1.0, 0.6]).images[0]
+    """
+
+    model_cpu_offload_seq = "encoder->generator"
+
+    def __init__(self, encoder: TCPEncoder, generator: TCPGenerator):
+        super().__init__()
+        self.register_modules(encoder=encoder, generator=generator)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """Load from a folder, a Hub repo id, or a bundled short name (``"tcp-scenes"``).
+
+        Only safetensors weights are loaded; a checkpoint that has only pickle files is refused.
+        """
+        if kwargs.get("use_safetensors") is False:
+            raise InputError("TCPPipeline loads safetensors weights only; pickle checkpoints are refused")
+        kwargs["use_safetensors"] = True
+        return super().from_pretrained(resolve_model_path(pretrained_model_name_or_path), **kwargs)
+
+    # ---- codes ---------------------------------------------------------------------------------
+    @property
+    def _multiple(self) -> int:
+        return self.encoder.downsample_factor
+
+    def _model_input(self, image: ImageInput, what: str, resolution: Optional[int], max_side: int):
+        """Any image input -> (padded ``[B, 3, H', W']`` in [-1, 1] on device, working (H, W), original (H, W))."""
+        if isinstance(image, torch.Tensor) and image.ndim == 4 and image.shape[0] > 1:
+            x = image.float()
+            if x.min() < -1e-3 or x.max() > 1 + 1e-3:
+                raise InputError(f"{what} tensor values must be in [0, 1]; got [{x.min():.3g}, {x.max():.3g}]")
+            x = x * 2 - 1
+            original = tuple(x.shape[-2:])
+            if max(original) > max_side:
+                raise InputError(f"{what} is {original[1]}x{original[0]}; the longest side may be at most {max_side} px")
+            if resolution:
+                scale = resolution / max(original)
+                x = resize_tensor(x, (max(1, round(original[0] * scale)), max(1, round(original[1] * scale))))
+        else:
+            img = load_image(image, what)
+            check_size(img, max_side, what)
+            original = (img.height, img.width)
+            if resolution:
+                img = resize_longest_side(img, resolution)
+            x = pil_to_tensor(img)
+        working = tuple(x.shape[-2:])
+        x = pad_to_multiple(x, self._multiple)
+        return x.to(self.device, self.encoder.dtype), working, original
+
+    @torch.no_grad()
+    def encode(self, image: ImageInput, resolution: Optional[int] = None, max_side: int = DEFAULT_MAX_SIDE
+               ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Image -> ``(content [B, C, H/16, W/16], style [B, D])``.
+
+        The content code covers the image padded to multiples of 16 on the right and bottom.
+        """
+        x, _, _ = self._model_input(image, "image", resolution, max_side)
+        return self.encoder(x)
+
+    @torch.no_grad()
+    def decode(self, content: torch.Tensor, style: torch.Tensor, masks: Optional[torch.Tensor] = None,
+               seed: Optional[int] = 0, output_type: str = "pt"):
+        """Codes -> images. ``style [B, D]``, or ``[B, K, D]`` with ``masks [B, K, H, W]`` summing to 1 per pixel.
+
+        ``seed`` fixes the generator's per-pixel noise (same seed, same output); ``None`` turns noise off.
+        """
+        images = self._generate(content.to(self.device, self.generator.dtype),
+                                style.to(self.device, self.generator.dtype),
+                                None if masks is None else masks.to(self.device, self.generator.dtype), seed)
+        return tensor_to_output(images, output_type)
+
+    def _generate(self, content, style, masks, seed):
+        if seed is None:
+            return self.generator(content, style, masks, noise_mode="none")
+        gen = torch.Generator(device=self.device).manual_seed(int(seed))
+        return self.generator(content, style, masks, noise_mode="random", generator=gen)
+
+    # ---- editing -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def __call__(
+        self,
+        content: ImageInput,
+        style: Union[ImageInput, Sequence[ImageInput]],
+        mask: Optional[Union[MaskInput, Sequence[MaskInput]]] = None,
+        strength: Union[float, Sequence[float]] = 1.0,
+        feather: float = 0.0,
+        resize_mask: bool = True,
+        resolution: Optional[int] = None,
+        max_side: int = DEFAULT_MAX_SIDE,
+        seed: Optional[int] = 0,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
+        r"""Restyle ``content`` with ``style``, everywhere or inside painted masks.
+
+        Args:
+            content: the photo to edit: a path, PIL image, numpy array or tensor ([0, 1] floats);
+                a tensor ``[B, 3, H, W]`` edits a batch with the same styles and masks.
+            style: one reference image, or a list (one per mask).
+            mask: ``None`` for a global swap, or one mask per style: paths/images/arrays, binary or soft
+                (0..1); with transparency the alpha is the mask. Masks are resized to the image
+                (with a warning) unless ``resize_mask=False``.
+            strength: 0..1 per style: how far each region's style code moves to its reference.
+            feather: Gaussian blur (px, at the working size) softening mask edges.
+            resolution: work at this longest side (e.g. the model's training size) and scale the result
+                back to the input's size; ``None`` works at the input's own size.
+            max_side: refuse inputs whose longest side exceeds this many pixels.
+            seed: fixes the generator noise, so equal inputs give equal outputs; ``None`` disables noise.
+            output_type: ``"pil"``, ``"np"`` (``[B, H, W, 3]`` in [0, 1]) or ``"pt"`` (``[B, 3, H, W]`` in [0, 1]).
+
+        Returns:
+            [`ImagePipelineOutput`] with ``images`` at the content's original size.
+        """
+        styles = _as_list(style)
+        masks = _as_list(mask)
+        strengths = _as_list(strength)
+        if not styles:
+            raise InputError("give at least one style reference image")
+        if masks is None and len(styles) > 1:
+            raise InputError(f"{len(styles)} style references were given without masks; give one mask per "
+                             "style to say where each applies, or a single style for a global swap")
+        if masks is not None and len(masks) != len(styles):
+            raise InputError(f"{len(masks)} masks but {len(styles)} style references: give exactly one "
+                             "style reference per mask")
+        if len(strengths) == 1:
+            strengths = strengths * len(styles)
+        if len(strengths) != len(styles):
+            raise InputError(f"{len(strengths)} strengths for {len(styles)} styles: give one strength, or one per style")
+        for i, s in enumerate(strengths):
+            if not 0.0 <= float(s) <= 1.0:
+                raise InputError(f"strength {i + 1} is {s}; strengths must be between 0 (unchanged) and 1 (full reference)")
+        if feather < 0:
+            raise InputError(f"feather must be >= 0 px; got {feather}")
+
+        x, (h, w), original = self._model_input(content, "content image", resolution, max_side)
+        content_code, own_style = self.encoder(x)
+        ref_styles = [self.encoder(self._model_input(s, f"style image {i + 1}", resolution, max_side)[0])[1]
+                      for i, s in enumerate(styles)]
+        batch = content_code.shape[0]
+        new_styles = [interpolate_style(own_style, ref.expand(batch, -1), float(a))
+                      for ref, a in zip(ref_styles, strengths)]
+
+        if masks is None:
+            images = self._generate(content_code, new_styles[0], None, seed)
+        else:
+            region = prepare_masks(masks, original, resize_mask=resize_mask)
+            region = feather_masks(resize_tensor(region[None], (h, w))[0].clamp(0, 1), feather)
+            weights = region_weights(region)  # [K+1, h, w]
+            weights = pad_to_multiple(weights[None], self._multiple)
+            weights = weights.to(self.device, content_code.dtype).expand(batch, -1, -1, -1)
+            all_styles = torch.stack([own_style] + new_styles, dim=1)
+            images = self._generate(content_code, all_styles, weights, seed)
+
+        images = resize_tensor(images[..., :h, :w].float(), original)
+        images = tensor_to_output(images, output_type)
+        if not return_dict:
+            return (images,)
+        return ImagePipelineOutput(images=images)
