@@ -1,0 +1,102 @@
+"""Command line: ``tcp-hub swap`` (global or region-wise style swap) and ``tcp-hub encode``."""
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+from .errors import InputError
+
+DEFAULT_MODEL = "tcp-scenes"
+
+
+def _load_pipeline(model: str, device: str, dtype: str):
+    import torch
+
+    from .pipeline import TCPPipeline
+
+    torch_dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+    try:
+        pipe = TCPPipeline.from_pretrained(model, dtype=torch_dtype)
+    except InputError:
+        raise
+    except Exception as err:  # diffusers/hub raise many types; the user needs one line
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"could not load model '{model}': {first}") from None
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def _swap(args) -> None:
+    if args.mask and len(args.mask) != len(args.style):
+        raise InputError(f"{len(args.mask)} --mask but {len(args.style)} --style: give one --style per --mask")
+    pipe = _load_pipeline(args.model, args.device, args.dtype)
+    strengths = args.strength or [1.0]
+    result = pipe(args.content, style=args.style, mask=args.mask or None, strength=strengths,
+                  feather=args.feather, resolution=args.resolution, seed=None if args.no_noise else args.seed)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.images[0].save(out)
+    print(f"wrote {out}")
+
+
+def _encode(args) -> None:
+    from safetensors.torch import save_file
+
+    pipe = _load_pipeline(args.model, args.device, args.dtype)
+    content, style = pipe.encode(args.image, resolution=args.resolution)
+    save_file({"content": content.float().cpu().contiguous(), "style": style.float().cpu().contiguous()},
+              args.output)
+    print(f"wrote {args.output}: content {tuple(content.shape)}, style {tuple(style.shape)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tcp-hub", description="Region-wise style swaps with TCP.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--model", default=DEFAULT_MODEL,
+                       help=f"folder, Hub repo id or bundled name (default: {DEFAULT_MODEL})")
+        p.add_argument("--resolution", type=int, default=256,
+                       help="work at this longest side, result scaled back (0: the image's own size)")
+        p.add_argument("--device", default="cpu")
+        p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+
+    swap = sub.add_parser("swap", help="give the content photo the style of one or more references")
+    swap.add_argument("--content", required=True, help="photo to edit")
+    swap.add_argument("--style", required=True, action="append", help="style reference (repeat per region)")
+    swap.add_argument("--mask", action="append", help="region mask image, one per --style (omit: global swap)")
+    swap.add_argument("--strength", type=float, action="append",
+                      help="0..1 per --style (default 1; one value applies to all)")
+    swap.add_argument("--feather", type=float, default=0.0, help="soften mask edges (px)")
+    swap.add_argument("--seed", type=int, default=0, help="noise seed (same seed, same output)")
+    swap.add_argument("--no-noise", action="store_true", help="switch the generator's noise off")
+    swap.add_argument("-o", "--output", required=True, help="output image path (.png, .jpg, ...)")
+    common(swap)
+    swap.set_defaults(func=_swap)
+
+    enc = sub.add_parser("encode", help="write an image's content and style codes to a safetensors file")
+    enc.add_argument("--image", required=True)
+    enc.add_argument("-o", "--output", required=True, help="output .safetensors path")
+    common(enc)
+    enc.set_defaults(func=_encode)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.resolution = args.resolution or None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.showwarning = lambda msg, *a, **k: print(f"warning: {msg}", file=sys.stderr)
+            args.func(args)
+    except (InputError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Disentanglement scores against exact ground truth on the procedural scenes (issue 6).
+
+In `tcp_hub.data.synthetic` every image is ``render(content, style)`` with known factors, so a swap
+``G(c_A, s_B)`` has an exact answer ``render(content_A, style_B)`` and a region edit has one too
+(``render_region_edit``). The scores:
+
+- **swap error**: PSNR and L1 of the swap against its ground truth.
+- **content leakage** (0 = none of B's layout shows, 1 = only B's layout): how much B's part map
+  explains the swap's colours beyond what A's part map already explains. With ``SSE_P`` the squared
+  Lab deviation of the swap's pixels from their part means under partition P, and ``AB`` the
+  intersection of both partitions::
+
+      leakage = (SSE_A - SSE_AB) / ((SSE_A - SSE_AB) + (SSE_B - SSE_AB))
+
+  It uses only the swap's own colours, so it does not depend on which style the swap wears: A
+  itself and the ground-truth swap score ~0 (textures inside parts leave a small remainder), B ~1.
+  NaN when A and B have the same layout.
+- **style leakage** (0 = none of A's colours survive, 1 = all do): for each part type of A that B
+  also shows, the swap's mean Lab colour over that part is projected on the segment from the
+  ground truth's mean colour (0) to A's (1), clipped to [0, 1]; parts are weighted by area, and
+  parts where A's and the ground truth's colours differ by under 2 ΔE are skipped. NaN if none is left.
+- **region edits**: B's style inside a mask M: error against the exact edit inside M and in a
+  seam band along M's edge, and change against the unedited reconstruction ``G(c_A, s_A)``
+  outside M beyond the band (`tcp_hub.evaluation.metrics.region_differences`); for the
+  in-generator mix ``G(c_A, [s_A, s_B], [1 - M, M])`` and for the pixel-compositing baseline
+  ``M * G(c_A, s_B) + (1 - M) * G(c_A, s_A)``.
+- **code consistency**: cosine distance (1 - cos) between ``E(G(c_A, s_B))`` and ``(c_A, s_B)``;
+  the content code's distance is averaged over its positions.
+
+Parts of the ground truth that B does not show (a part type absent from B's layout) cannot be
+inferred by any model; they count in the swap error all the same, equally for every model.
+"""
+
+import math
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..data.synthetic import NUM_PARTS, SyntheticScenes, part_map, render, render_region_edit
+from .metrics import l1, psnr, region_differences, rgb_to_lab
+
+_MIN_COLOUR_GAP = 2.0  # ΔE below which A's and the target's colour of a part are indistinguishable
+
+
+def swap_error(pred: torch.Tensor, gt: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """``{"psnr": [B] dB, "l1": [B]}`` of swaps ``[B, 3, H, W]`` against their ground truth (both in [-1, 1])."""
+    return {"psnr": psnr(pred, gt), "l1": l1(pred, gt)}
+
+
+def _partition_sse(values: torch.Tensor, labels: torch.Tensor, num_labels: int) -> torch.Tensor:
+    """Sum of squared deviations of ``values [B, C, N]`` from their per-label means; labels ``[B, N]`` -> ``[B]``."""
+    index = labels[:, None].expand_as(values)
+    zeros = values.new_zeros(values.shape[0], values.shape[1], num_labels)
+    sums = zeros.scatter_add(2, index, values)
+    counts = zeros[:, :1].scatter_add(2, labels[:, None], torch.ones_like(values[:, :1]))
+    return (values.pow(2).sum((1, 2)) - (sums.pow(2) / counts.clamp_min(1)).sum((1, 2)))
+
+
+def content_leakage(swap: torch.Tensor, parts_a: torch.Tensor, parts_b: torch.Tensor) -> torch.Tensor:
+    """Share of the swap's colour structure explained by B's layout rather than A's, ``[B]`` (see module doc).
+
+    Args:
+        swap: ``[B, 3, H, W]`` in [-1, 1].
+        parts_a, parts_b: part maps (int64 ``[B, H, W]``, labels < `NUM_PARTS`) of the content image A
+            and of the style image B.
+    """
+    if parts_a.shape != parts_b.shape or parts_a.shape != (swap.shape[0], *swap.shape[-2:]):
+        raise ValueError(f"part maps {tuple(parts_a.shape)}, {tuple(parts_b.shape)} must be [B, H, W] matching "
+                         f"the swaps {tuple(swap.shape)}")
+    lab = rgb_to_lab(swap).flatten(2)
+    a, b = parts_a.flatten(1).to(swap.device), parts_b.flatten(1).to(swap.device)
+    sse_a = _partition_sse(lab, a, NUM_PARTS)
+    sse_b = _partition_sse(lab, b, NUM_PARTS)
+    sse_ab = _partition_sse(lab, a * NUM_PARTS + b, NUM_PARTS * NUM_PARTS)
+    b_beyond_a, a_beyond_b = (sse_a - sse_ab).clamp_min(0), (sse_b - sse_ab).clamp_min(0)
+    total = b_beyond_a + a_beyond_b
+    return torch.where(total > 0, b_beyond_a / total.clamp_min(1e-12), torch.full_like(total, float("nan"))).float()
+
+
+def _part_means(lab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean colour of each part: ``lab [B, 3, N]``, labels ``[B, N]`` -> ``[B, NUM_PARTS, 3]`` (0 where absent)."""
+    sums = lab.new_zeros(lab.shape[0], 3, NUM_PARTS).scatter_add(2, labels[:, None].expand_as(lab), lab)
+    counts = lab.new_zeros(lab.shape[0], 1, NUM_PARTS).scatter_add(2, labels[:, None], torch.ones_like(lab[:, :1]))
+    return (sums / counts.clamp_min(1)).mT
+
+
+def _part_areas(labels: torch.Tensor) -> torch.Tensor:
+    """Pixel count of each part label: ``[B, N]`` -> ``[B, NUM_PARTS]`` float64."""
+    return F.one_hot(labels, NUM_PARTS).sum(1).double()
+
+
+def style_leakage(swap: torch.Tensor, image_a: torch.Tensor, gt: torch.Tensor, parts_a: torch.Tensor,
+                  parts_b: torch.Tensor) -> torch.Tensor:
+    """How much of A's colours survive in the swap, ``[B]`` in [0, 1] (see module doc).
+
+    Args:
+        swap: ``[B, 3, H, W]`` predicted ``G(c_A, s_B)``.
+        image_a: ``[B, 3, H, W]`` the content image A (A's colours).
+        gt: ``[B, 3, H, W]`` the exact swap (B's colours on A's layout).
+        parts_a, parts_b: int64 ``[B, H, W]`` part maps of A and B.
+    """
+    labels = parts_a.flatten(1).to(swap.device)
+    m_swap, m_a, m_gt = (_part_means(rgb_to_lab(x).flatten(2), labels) for x in (swap, image_a, gt))
+    direction = m_a - m_gt
+    gap = direction.pow(2).sum(-1)
+    t = (((m_swap - m_gt) * direction).sum(-1) / gap.clamp_min(1e-12)).clamp(0, 1)  # [B, P]
+    shown_by_b = _part_areas(parts_b.flatten(1).to(swap.device)) > 0
+    weight = _part_areas(labels) * shown_by_b * (gap > _MIN_COLOUR_GAP ** 2)
+    total = weight.sum(1)
+    return torch.where(total > 0, (t * weight).sum(1) / total.clamp_min(1), torch.full_like(total, float("nan"))).float()
+
+
+def region_edit_errors(edited: torch.Tensor, gt_edit: torch.Tensor, unedited: torch.Tensor, mask: torch.Tensor,
+                       band_width: Optional[int] = None) -> Dict[str, torch.Tensor]:
+    """Scores of region edits (all ``[B, 3, H, W]`` in [-1, 1]; ``mask [B, 1, H, W]``), each ``[B]``.
+
+    Returns:
+        ``inside_error``: mean |edited - gt_edit| inside the mask (shrunk by the band);
+        ``band_error``: the same in the band along the mask's edge (seams);
+        ``outside_change``: mean |edited - unedited| outside the mask beyond the band;
+        ``psnr``: PSNR of the whole edit against ``gt_edit``.
+    """
+    against_gt = region_differences(edited, gt_edit, mask, band_width)
+    against_unedited = region_differences(edited, unedited, mask, band_width)
+    return {"inside_error": against_gt["inside"], "band_error": against_gt["band"],
+            "outside_change": against_unedited["outside"], "psnr": psnr(edited, gt_edit)}
+
+
+def composite(edited_everywhere: torch.Tensor, unedited: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Pixel-compositing baseline of a region edit: ``mask * edited_everywhere + (1 - mask) * unedited``."""
+    return mask * edited_everywhere + (1 - mask) * unedited
+
+
+def _cosine_distance(x: torch.Tensor, y: torch.Tensor, dim: int) -> torch.Tensor:
+    return 1 - F.cosine_similarity(x.float(), y.float(), dim=dim)
+
+
+@torch.no_grad()
+def code_consistency(encoder, generator, content: torch.Tensor, style: torch.Tensor,
+                     noise_seed: Optional[int] = 0) -> Dict[str, torch.Tensor]:
+    """Cosine distances between ``E(G(content, style))`` and ``(content, style)``, each ``[B]``.
+
+    Args:
+        content: ``[B, C, h, w]`` content codes; style: ``[B, D]`` the (swapped) styles rendered with.
+        noise_seed: seed of the generator's noise (None: no noise).
+
+    Returns:
+        ``{"content": [B] mean over positions, "style": [B]}``; 0 = the codes come back unchanged.
+    """
+    regenerated_content, regenerated_style = encoder(_generate(generator, content, style, None, noise_seed))
+    return {"content": _cosine_distance(regenerated_content, content, dim=1).flatten(1).mean(1),
+            "style": _cosine_distance(regenerated_style, style, dim=1)}
+
+
+def _generate(generator, content, style, masks, noise_seed):
+    """G with seeded noise, like `TCPPipeline`: equal calls give equal noise, so edits compare pixel by pixel."""
+    if noise_seed is None:
+        return generator(content, style, masks, noise_mode="none")
+    gen = torch.Generator(device=content.device).manual_seed(int(noise_seed))
+    return generator(content, style, masks, noise_mode="random", generator=gen)
+
+
+def evaluation_masks(count: int, resolution: int, seed: int = 0) -> torch.Tensor:
+    """Seeded binary masks for region edits: one axis-aligned ellipse or rectangle each (~7-60 % of the image).
+
+    Returns:
+        float ``[count, 1, R, R]`` of 0s and 1s.
+    """
+    rng = np.random.default_rng([seed, 2])
+    t = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution
+    y, x = torch.meshgrid(t, t, indexing="ij")
+    masks = []
+    for _ in range(count):
+        cx, cy = rng.uniform(0.3, 0.7, 2)
+        ax, ay = rng.uniform(0.15, 0.4, 2)
+        u, v = (x - cx) / ax, (y - cy) / ay
+        inside = (u ** 2 + v ** 2 <= 1) if rng.random() < 0.5 else (u.abs() <= 1) & (v.abs() <= 1)
+        masks.append(inside.float())
+    return torch.stack(masks)[:, None]
+
+
+def _mean(values: torch.Tensor) -> float:
+    finite = values[~torch.isnan(values)]
+    return float(finite.mean()) if finite.numel() else math.nan
+
+
+@torch.no_grad()
+def evaluate_model(encoder, generator, dataset: Optional[SyntheticScenes] = None, n_pairs: int = 256,
+                   resolution: int = 64, device="cpu", seed: int = 0, batch_size: int = 16,
+                   noise_seed: Optional[int] = 0, progress: bool = False) -> Dict[str, float]:
+    """Score a model's swaps, region edits and codes on held-out synthetic pairs (means over pairs).
+
+    Pair i takes its content from held-out scene 2i and its style from scene 2i + 1; its mask is
+    ``evaluation_masks(n_pairs, resolution, seed)[i]``. Scenes are rendered at ``resolution``.
+
+    Args:
+        encoder, generator: the models (moved to ``device``, used in eval mode).
+        dataset: held-out `SyntheticScenes` (``train=False``); default ``SyntheticScenes(resolution,
+            2 * n_pairs, seed, train=False)``, disjoint from every training set by construction.
+        n_pairs: number of (A, B) pairs.
+        resolution: image side (a multiple of 16).
+        seed: selects the held-out scenes (when ``dataset`` is None) and the masks.
+        noise_seed: generator noise seed used for every call (None: noise off).
+
+    Returns:
+        ``{"n_pairs", "resolution", "reconstruction_psnr", "reconstruction_l1", "swap_psnr", "swap_l1",
+        "content_leakage", "style_leakage", "content_code_distance", "style_code_distance",
+        "edit_{inside_error,band_error,outside_change,psnr}" (mixing inside the generator),
+        "composite_{inside_error,band_error,outside_change,psnr}" (pixel compositing)}``.
+    """
+    if resolution % 16:
+        raise ValueError(f"resolution must be a multiple of 16 (the content code's stride), got {resolution}")
+    if dataset is None:
+        dataset = SyntheticScenes(resolution=resolution, length=2 * n_pairs, seed=seed, train=False)
+    if dataset.train:
+        raise ValueError("evaluate_model needs held-out scenes: pass SyntheticScenes(..., train=False)")
+    if len(dataset) < 2 * n_pairs:
+        raise ValueError(f"{n_pairs} pairs need {2 * n_pairs} scenes, the dataset has {len(dataset)}")
+    encoder, generator = encoder.to(device).eval(), generator.to(device).eval()
+    masks = evaluation_masks(n_pairs, resolution, seed)
+    scores: Dict[str, list] = {}
+
+    def add(prefix, values):
+        for name, v in values.items():
+            scores.setdefault(prefix + name, []).append(v.float().cpu())
+
+    for start in tqdm(range(0, n_pairs, batch_size), desc="Scoring pairs", disable=not progress):
+        idx = range(start, min(start + batch_size, n_pairs))
+        factors_a = [dataset.factors(2 * i) for i in idx]
+        factors_b = [dataset.factors(2 * i + 1) for i in idx]
+        mask = masks[start:start + len(idx)]
+        a = torch.stack([render(c, s, resolution) for c, s in factors_a])
+        b = torch.stack([render(c, s, resolution) for c, s in factors_b])
+        gt = torch.stack([render(ca, sb, resolution) for (ca, _), (_, sb) in zip(factors_a, factors_b)])
+        gt_edit = torch.stack([render_region_edit(ca, sa, sb, m[0]) for (ca, sa), (_, sb), m
+                               in zip(factors_a, factors_b, mask)])
+        parts_a = torch.stack([part_map(c, resolution) for c, _ in factors_a])
+        parts_b = torch.stack([part_map(c, resolution) for c, _ in factors_b])
+
+        content_a, style_a = encoder(a.to(device))
+        _, style_b = encoder(b.to(device))
+        rec = _generate(generator, content_a, style_a, None, noise_seed).float().cpu()
+        swap = _generate(generator, content_a, style_b, None, noise_seed).float().cpu()
+        mixed = _generate(generator, content_a, torch.stack([style_a, style_b], 1),
+                          torch.cat([1 - mask, mask], 1).to(device), noise_seed).float().cpu()
+
+        add("reconstruction_", swap_error(rec, a))
+        add("swap_", swap_error(swap, gt))
+        add("", {"content_leakage": content_leakage(swap, parts_a, parts_b),
+                 "style_leakage": style_leakage(swap, a, gt, parts_a, parts_b)})
+        codes = code_consistency(encoder, generator, content_a, style_b, noise_seed)
+        add("", {"content_code_distance": codes["content"], "style_code_distance": codes["style"]})
+        add("edit_", region_edit_errors(mixed, gt_edit, rec, mask))
+        add("composite_", region_edit_errors(composite(swap, rec, mask), gt_edit, rec, mask))
+
+    results: Dict[str, float] = {"n_pairs": n_pairs, "resolution": resolution}
+    results.update({name: _mean(torch.cat(values)) for name, values in scores.items()})
+    return results

@@ -1,0 +1,173 @@
+"""Training options: the trainer's knobs (one dataclass) and the script's command line built from them.
+
+``--config FILE`` reads a JSON object whose keys are argument names (``"train_batch_size": 16``);
+flags given on the command line override it.
+"""
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ..errors import InputError
+
+
+def _opt(default, help: str, **kw):
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TrainerConfig:
+    """Everything `TCPTrainer` needs to know: loss weights, schedules and optimiser settings.
+
+    Defaults follow METHOD.md section 3 (the official Swapping Autoencoder where known; our
+    choices for TCP's unknown values).
+    """
+
+    ablation: str = _opt("tcp", "'tcp' trains with code consistency and content alignment; 'swae' turns both "
+                                "off (the Swapping Autoencoder baseline)", choices=("tcp", "swae"))
+    learning_rate: float = _opt(0.002, "Adam learning rate of encoder + generator (discriminators: x 16/17 "
+                                       "for lazy R1)")
+    adam_beta1: float = _opt(0.0, "Adam beta1")
+    adam_beta2: float = _opt(0.99, "Adam beta2")
+    reconstruction_weight: float = _opt(1.0, "weight of L1(G(c, s), x)")
+    gan_rec_weight: float = _opt(0.5, "generator's GAN weight on reconstructions")
+    gan_swap_weight: float = _opt(1.0, "generator's GAN weight on swaps (and region-mixed images)")
+    d_rec_weight: float = _opt(0.5, "discriminator's weight on reconstructions as fakes")
+    d_swap_weight: float = _opt(0.5, "discriminator's weight on swaps (and region-mixed images) as fakes")
+    patch_gan_weight: float = _opt(1.0, "weight of the co-occurrence (patch) GAN loss")
+    code_consistency_weight: float = _opt(1.0, "TCP code consistency weight")
+    code_consistency_style_weight: float = _opt(1.0, "lambda_style: weight of L1(sg, s') inside code consistency")
+    code_consistency_interval: int = _opt(16, "compute code consistency every K generator steps")
+    alignment_weight: float = _opt(1.0, "TCP content alignment weight")
+    alignment_band: float = _opt(1 / 32, "band around the mask edge left out of content alignment, as a "
+                                         "fraction of the image side")
+    r1_gamma: float = _opt(10.0, "R1 gamma of the image discriminator")
+    patch_r1_gamma: float = _opt(1.0, "R1 gamma of the patch discriminator")
+    r1_interval: int = _opt(16, "lazy R1 every N discriminator steps (scaled by N)")
+    num_crops: int = _opt(8, "random crops per image for the patch discriminator")
+    crop_size_min: float = _opt(1 / 8, "smallest crop side, as a fraction of the image side")
+    crop_size_max: float = _opt(1 / 4, "largest crop side, as a fraction of the image side")
+    use_ema: bool = _opt(False, "keep an exponential moving average of encoder and generator; it is what "
+                                "gets published")
+    ema_decay: float = _opt(0.999, "EMA decay per optimiser step")
+    seed: int = _opt(0, "seed of weights, data order and every random draw of training")
+    channels_last: bool = _opt(False, "channels-last memory format (faster convolutions on recent GPUs)")
+    nan_check_steps: int = _opt(1, "check every loss term for NaN/inf every N steps (one GPU sync each)")
+
+    def __post_init__(self):
+        if self.ablation not in ("tcp", "swae"):
+            raise InputError(f"ablation must be 'tcp' or 'swae', got {self.ablation!r}")
+        for name in ("code_consistency_interval", "r1_interval", "num_crops", "nan_check_steps"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.crop_size_min <= self.crop_size_max <= 1:
+            raise InputError(f"crop sizes must satisfy 0 < crop_size_min <= crop_size_max <= 1, got "
+                             f"{self.crop_size_min}, {self.crop_size_max}")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "TrainerConfig":
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Train a TCP (or Swapping Autoencoder) model with Accelerate.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--config", default=None, help="JSON file of argument values; command-line flags override it")
+    data = p.add_argument_group("data")
+    data.add_argument("--train_data_dir", default=None, help="folder of training images (searched recursively)")
+    data.add_argument("--dataset_name", default=None, help="a Hugging Face dataset id with an image column")
+    data.add_argument("--dataset", default="folder", choices=("folder", "synthetic"),
+                      help="'synthetic' trains on procedural scenes (no files needed)")
+    data.add_argument("--data_preset", default=None, choices=("resize", "resize_crop", "random_crop"),
+                      help="preprocessing: 'resize' (aligned faces), 'resize_crop' (LSUN-like), 'random_crop' "
+                           "(large scene photos); default depends on the dataset")
+    data.add_argument("--resolution", type=int, default=256, help="training image side in pixels")
+    data.add_argument("--holdout", type=int, default=0,
+                      help="keep the last N images out of training; sample grids use them")
+    data.add_argument("--dataloader_num_workers", type=int, default=0)
+    run = p.add_argument_group("run")
+    run.add_argument("--output_dir", default="tcp-model")
+    run.add_argument("--preset", default="full", choices=("full", "small", "tiny"), help="model size")
+    run.add_argument("--train_batch_size", type=int, default=16, help="images per process per step (even)")
+    run.add_argument("--max_train_steps", type=int, default=100_000, help="optimiser steps")
+    run.add_argument("--gradient_accumulation_steps", type=int, default=1)
+    run.add_argument("--mixed_precision", default=None, choices=("no", "fp16", "bf16"),
+                     help="default: accelerate's config (no if none)")
+    run.add_argument("--checkpointing_steps", type=int, default=5000)
+    run.add_argument("--checkpoints_total_limit", type=int, default=None, help="keep at most this many checkpoints")
+    run.add_argument("--resume_from_checkpoint", default=None, help="'latest' or a checkpoint folder")
+    run.add_argument("--report_to", default="tensorboard", choices=("tensorboard", "none"))
+    run.add_argument("--logging_dir", default="logs", help="TensorBoard folder, relative to output_dir")
+    run.add_argument("--logging_steps", type=int, default=10, help="log losses every N steps")
+    run.add_argument("--sample_steps", type=int, default=1000, help="save a sample grid every N steps (0: never)")
+    run.add_argument("--num_samples", type=int, default=8, help="images in a sample grid (even)")
+    run.add_argument("--write_rank_checksums", action="store_true",
+                     help="write each process's weight checksum to output_dir/rank-<i>.json (a DDP check)")
+    hub = p.add_argument_group("hub")
+    hub.add_argument("--push_to_hub", action="store_true")
+    hub.add_argument("--hub_model_id", default=None, help="user/name of the model repo (default: output_dir's name)")
+    hub.add_argument("--hub_private", action="store_true")
+    hub.add_argument("--license", default="apache-2.0", help="license of the published weights (card front matter)")
+    trainer = p.add_argument_group("losses and optimisation")
+    for f in dataclasses.fields(TrainerConfig):
+        kw = dict(default=f.default, help=f.metadata["help"])
+        if "choices" in f.metadata:
+            kw["choices"] = f.metadata["choices"]
+        if f.type is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        else:
+            kw["type"] = f.type
+        trainer.add_argument(f"--{f.name}", **kw)
+    return p
+
+
+def load_config_file(path: str, parser: argparse.ArgumentParser) -> dict:
+    """Read ``--config``'s JSON object and check its keys are argument names."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"config file {path} does not exist") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"config file {path} is not valid JSON: {e}") from None
+    if not isinstance(values, dict):
+        raise InputError(f"config file {path} must hold a JSON object of argument names and values")
+    known = {a.dest for a in parser._actions}
+    unknown = sorted(set(values) - known - {"config"})
+    if unknown:
+        raise InputError(f"config file {path} has unknown keys {unknown}; keys are the script's argument names "
+                         "without '--' (see --help)")
+    return values
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line (and ``--config``) into the training arguments."""
+    parser = build_parser()
+    first, _ = parser.parse_known_args(argv)
+    if first.config:
+        parser.set_defaults(**load_config_file(first.config, parser))
+    args = parser.parse_args(argv)
+    check_args(args)
+    return args
+
+
+def check_args(args: argparse.Namespace) -> None:
+    if args.dataset == "folder" and not (args.train_data_dir or args.dataset_name):
+        raise InputError("give --train_data_dir (a folder of images) or --dataset_name (a Hub dataset), "
+                         "or --dataset synthetic")
+    if args.train_batch_size < 2 or args.train_batch_size % 2:
+        raise InputError(f"--train_batch_size is {args.train_batch_size}; it must be even and >= 2 because each "
+                         "image's style is swapped with another image of the same batch")
+    if args.num_samples < 2 or args.num_samples % 2:
+        raise InputError(f"--num_samples must be even and >= 2, got {args.num_samples}")
+    if args.resolution % 16 or args.resolution & (args.resolution - 1):
+        raise InputError(f"--resolution must be a power of two (e.g. 256), got {args.resolution}")
+    TrainerConfig.from_args(args)
+
+
+def args_to_dict(args: argparse.Namespace) -> dict:
+    """The arguments as a JSON-ready dict (what ``training_args.json`` stores)."""
+    return {k: v for k, v in sorted(vars(args).items())}

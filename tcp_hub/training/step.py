@@ -1,0 +1,269 @@
+"""One training iteration of TCP / the Swapping Autoencoder: a discriminator step and a generator step.
+
+`TCPTrainer` owns the four prepared models, the two optimisers, the optional EMA and the step
+counter; ``trainer.step(images)`` runs one iteration on one batch. The script (and a test) only
+builds the models and an ``Accelerator`` and feeds batches.
+
+Order within an iteration: the encoder and generator run once with their graph kept (reconstruction,
+swap and, for TCP, the region-mixed image y); the discriminators take a step on those images
+detached; then, with the discriminators frozen, encoder + generator take a step on their losses
+against the updated discriminators.
+
+Every random draw of training (generator noise, crops, masks) comes from generators seeded by
+``(seed, process, step)``, so a resumed run repeats the uninterrupted run's draws exactly.
+"""
+
+import contextlib
+import math
+from typing import Dict, Optional
+
+import torch
+from accelerate import Accelerator
+from torch import nn
+
+from .. import losses as L
+from .config import TrainerConfig
+from .ema import ModelEMA
+
+# Independent random streams of one step.
+_NOISE, _MASKS, _D_REAL_CROPS, _D_FAKE_CROPS, _G_FAKE_CROPS, _REFERENCE_CROPS = range(6)
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss term became NaN or infinite; ``term`` and ``step`` say which and when."""
+
+    def __init__(self, term: str, step: int, value: float):
+        self.term, self.step, self.value = term, step, value
+        super().__init__(f"loss term '{term}' is {value} at step {step}. Try a lower --learning_rate, "
+                         "--mixed_precision bf16 instead of fp16, or a stronger R1 (--r1_gamma).")
+
+
+class _NoProfiler:
+    def phase(self, name: str):
+        return contextlib.nullcontext()
+
+
+def _set_trainable(model: nn.Module, flag: bool) -> None:
+    for p in model.parameters():
+        p.requires_grad_(flag)
+
+
+class TCPTrainer:
+    """Trains E, G, D and Dpatch one batch at a time.
+
+    Args:
+        encoder, generator, discriminator, patch_discriminator: fresh or loaded models (not yet
+            passed to ``accelerator.prepare``; the trainer prepares them with its optimisers).
+        config: loss weights, schedules and optimiser settings.
+        accelerator: the run's ``Accelerator`` (device, mixed precision, DDP, accumulation).
+
+    Attributes:
+        global_step: optimiser steps taken so far (drives lazy R1, code consistency and the seeds).
+        ema: ``{"encoder": ModelEMA, "generator": ModelEMA}`` when ``config.use_ema``, else ``{}``.
+    """
+
+    def __init__(self, encoder, generator, discriminator, patch_discriminator, config: TrainerConfig,
+                 accelerator: Accelerator):
+        self.config, self.accelerator = config, accelerator
+        device = accelerator.device
+        if config.channels_last:
+            for m in (encoder, generator, discriminator, patch_discriminator):
+                m.to(memory_format=torch.channels_last)
+        fused = True if device.type == "cuda" else None
+        betas = (config.adam_beta1, config.adam_beta2)
+        opt_g = torch.optim.Adam(list(encoder.parameters()) + list(generator.parameters()),
+                                 lr=config.learning_rate, betas=betas, fused=fused)
+        c = config.r1_interval / (config.r1_interval + 1)  # lazy regularisation (StyleGAN2)
+        opt_d = torch.optim.Adam(list(discriminator.parameters()) + list(patch_discriminator.parameters()),
+                                 lr=config.learning_rate * c, betas=(betas[0] ** c, betas[1] ** c), fused=fused)
+        (self.encoder, self.generator, self.discriminator, self.patch_discriminator, self.opt_g,
+         self.opt_d) = accelerator.prepare(encoder, generator, discriminator, patch_discriminator, opt_g, opt_d)
+        self.ema: Dict[str, ModelEMA] = {}
+        if config.use_ema:
+            self.ema = {"encoder": ModelEMA(self.unwrapped("encoder"), config.ema_decay),
+                        "generator": ModelEMA(self.unwrapped("generator"), config.ema_decay)}
+        self.global_step = 0
+        self.patch_size = self.unwrapped("patch_discriminator").config.patch_size
+        self.profiler = _NoProfiler()
+        self._device_rng = torch.Generator(device=device)
+        self._cpu_rng = torch.Generator()
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def unwrapped(self, name: str) -> nn.Module:
+        """The bare model (``"encoder"``, ``"generator"``, ``"discriminator"``, ``"patch_discriminator"``)."""
+        return self.accelerator.unwrap_model(getattr(self, name))
+
+    def publishable(self, name: str) -> nn.Module:
+        """The weights to publish for encoder/generator: the EMA copy when EMA is on."""
+        return self.ema[name].model if name in self.ema else self.unwrapped(name)
+
+    def _seed(self, stream: int) -> int:
+        key = (self.config.seed, self.accelerator.process_index, self.global_step, stream)
+        return hash(key) & 0x7FFF_FFFF_FFFF_FFFF
+
+    def _rng(self, stream: int, cpu: bool = False) -> torch.Generator:
+        rng = self._cpu_rng if cpu else self._device_rng
+        return rng.manual_seed(self._seed(stream))
+
+    def _crops(self, images: torch.Tensor, stream: int) -> torch.Tensor:
+        cfg = self.config
+        return L.random_crops(images, self.patch_size, cfg.num_crops, (cfg.crop_size_min, cfg.crop_size_max),
+                              generator=self._rng(stream))
+
+    def _check_finite(self, terms: Dict[str, torch.Tensor]) -> None:
+        if self.global_step % self.config.nan_check_steps:
+            return
+        values = torch.stack([v.detach().float() for v in terms.values()])
+        if bool(torch.isfinite(values).all()):
+            return
+        for name, v in zip(terms, values.tolist()):
+            if not math.isfinite(v):
+                raise NonFiniteLossError(name, self.global_step, v)
+
+    @property
+    def schedule(self) -> Dict[str, bool]:
+        """Which occasional terms the next step computes."""
+        cfg = self.config
+        tcp = cfg.ablation == "tcp"
+        return {
+            "r1": self.global_step % cfg.r1_interval == 0,
+            "code_consistency": tcp and cfg.code_consistency_weight > 0
+                                and self.global_step % cfg.code_consistency_interval == 0,
+            "alignment": tcp and cfg.alignment_weight > 0,
+        }
+
+    # ---- the iteration ---------------------------------------------------------------------------
+    def step(self, images: torch.Tensor) -> Dict[str, float]:
+        """One iteration on ``images [B, 3, R, R]`` in [-1, 1]; returns every loss term as a float."""
+        terms = self.run_step(images)
+        return dict(zip(terms, torch.stack([v.float() for v in terms.values()]).tolist()))
+
+    def run_step(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Like `step` but returns detached 0-d tensors, so nothing waits for the GPU (except NaN checks)."""
+        acc, cfg = self.accelerator, self.config
+        fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        x = images.to(acc.device, non_blocking=True).contiguous(memory_format=fmt)
+        partner = L.swap_partner(x.shape[0]).to(acc.device)
+        todo = self.schedule
+        with acc.accumulate(self.encoder, self.generator, self.discriminator, self.patch_discriminator):
+            with self.profiler.phase("generate"):
+                fakes = self._generate(x, partner, todo["alignment"])
+            with self.profiler.phase("d_step"):
+                d_terms = self._discriminator_step(x, partner, fakes, todo["r1"])
+            with self.profiler.phase("g_step"):
+                g_terms = self._generator_step(x, partner, fakes, todo["code_consistency"])
+        if acc.sync_gradients:
+            for name, ema in self.ema.items():
+                ema.update(self.unwrapped(name))
+            self.global_step += 1
+        return {k: v.detach() for k, v in {**d_terms, **g_terms}.items()}
+
+    def _generate(self, x, partner, with_mix: bool) -> Dict[str, torch.Tensor]:
+        """Codes and generated images, with the graph kept for the generator step.
+
+        The three generator calls share one noise seed, so y differs from its alignment targets
+        only through the styles.
+        """
+        with self.accelerator.autocast():
+            content, style = self.encoder(x)
+            style_p = style[partner]
+            out = {"content": content, "style": style, "style_p": style_p}
+            out["rec"] = self.generator(content, style, generator=self._rng(_NOISE))
+            out["swap"] = self.generator(content, style_p, generator=self._rng(_NOISE))
+            if with_mix:
+                with self.profiler.phase("tcp_forward"):
+                    b, _, h, w = x.shape
+                    from ..random_masks import random_masks
+
+                    mask = random_masks(b, h, w, generator=self._rng(_MASKS, cpu=True))
+                    mask = mask.to(x.device, x.dtype, non_blocking=True)
+                    out["mask"] = mask
+                    out["mix"] = self.generator(content, torch.stack([style, style_p], 1),
+                                                torch.cat([1 - mask, mask], 1), generator=self._rng(_NOISE))
+        return out
+
+    def _fake_batch(self, fakes, detach: bool):
+        names = [n for n in ("rec", "swap", "mix") if n in fakes]
+        batch = torch.cat([fakes[n] for n in names])
+        return names, (batch.detach() if detach else batch)
+
+    def _discriminator_step(self, x, partner, fakes, do_r1: bool) -> Dict[str, torch.Tensor]:
+        acc, cfg = self.accelerator, self.config
+        D, Dp = self.discriminator, self.patch_discriminator
+        _set_trainable(D, True)
+        _set_trainable(Dp, True)
+        b = x.shape[0]
+        terms: Dict[str, torch.Tensor] = {}
+        with acc.autocast():
+            real = x.detach().requires_grad_(do_r1)
+            real_logits = D(real)
+            names, fake_batch = self._fake_batch(fakes, detach=True)
+            fake_logits = D(fake_batch).split(b)
+            real_patches = self._crops(x, _D_REAL_CROPS).detach().requires_grad_(do_r1)
+            reference = self._crops(x, _REFERENCE_CROPS)  # [B, T, 3, P, P] texture references of x
+            fake_patches = self._crops(fakes["swap"].detach(), _D_FAKE_CROPS)
+            real_patch_logits = Dp(real_patches, reference)
+            fake_patch_logits = Dp(fake_patches, reference[partner])
+        terms["d_real"] = L.discriminator_real_loss(real_logits)
+        weights = {"rec": cfg.d_rec_weight, "swap": cfg.d_swap_weight, "mix": cfg.d_swap_weight}
+        total = terms["d_real"]
+        for name, logits in zip(names, fake_logits):
+            terms[f"d_fake_{name}"] = L.discriminator_fake_loss(logits)
+            total = total + weights[name] * terms[f"d_fake_{name}"]
+        terms["d_patch_real"] = L.discriminator_real_loss(real_patch_logits)
+        terms["d_patch_fake"] = L.discriminator_fake_loss(fake_patch_logits)
+        total = total + cfg.patch_gan_weight * (terms["d_patch_real"] + terms["d_patch_fake"])
+        if do_r1:
+            with self.profiler.phase("r1"):
+                scale = acc.scaler.get_scale() if acc.scaler is not None else 1.0
+                terms["d_r1"] = L.r1_penalty(real_logits, real, scale)
+                terms["d_patch_r1"] = L.r1_penalty(real_patch_logits, real_patches, scale)
+                total = total + cfg.r1_interval * (cfg.r1_gamma / 2 * terms["d_r1"]
+                                                   + cfg.patch_r1_gamma / 2 * terms["d_patch_r1"])
+        terms["d_total"] = total
+        self._check_finite(terms)
+        acc.backward(total)
+        self.opt_d.step()
+        self.opt_d.zero_grad(set_to_none=True)
+        return terms
+
+    def _generator_step(self, x, partner, fakes, do_cc: bool) -> Dict[str, torch.Tensor]:
+        acc, cfg = self.accelerator, self.config
+        _set_trainable(self.discriminator, False)
+        _set_trainable(self.patch_discriminator, False)
+        b = x.shape[0]
+        terms: Dict[str, torch.Tensor] = {}
+        with acc.autocast():
+            names, fake_batch = self._fake_batch(fakes, detach=False)
+            fake_logits = self.discriminator(fake_batch).split(b)
+            with torch.no_grad():
+                reference = self._crops(x, _REFERENCE_CROPS)[partner]
+            fake_patches = self._crops(fakes["swap"], _G_FAKE_CROPS)
+            patch_logits = self.patch_discriminator(fake_patches, reference)
+            if do_cc:
+                with self.profiler.phase("tcp_forward"):
+                    content_g, style_g = self.encoder(fakes["swap"])
+        terms["reconstruction"] = L.reconstruction_loss(fakes["rec"], x)
+        total = cfg.reconstruction_weight * terms["reconstruction"]
+        weights = {"rec": cfg.gan_rec_weight, "swap": cfg.gan_swap_weight, "mix": cfg.gan_swap_weight}
+        for name, logits in zip(names, fake_logits):
+            terms[f"g_gan_{name}"] = L.generator_gan_loss(logits)
+            total = total + weights[name] * terms[f"g_gan_{name}"]
+        terms["g_patch"] = L.generator_gan_loss(patch_logits)
+        total = total + cfg.patch_gan_weight * terms["g_patch"]
+        if do_cc:
+            terms["code_consistency"] = L.code_consistency_loss(
+                content_g, style_g, fakes["content"], fakes["style_p"], cfg.code_consistency_style_weight)
+            total = total + cfg.code_consistency_weight * terms["code_consistency"]
+        if "mix" in fakes:
+            band = L.alignment_band(x.shape[-1], cfg.alignment_band)
+            outside, inside = L.shrink_regions(fakes["mask"], band)
+            terms["content_alignment"] = L.content_alignment_loss(
+                fakes["mix"], fakes["rec"], fakes["swap"], outside, inside)
+            total = total + cfg.alignment_weight * terms["content_alignment"]
+        terms["g_total"] = total
+        self._check_finite(terms)
+        acc.backward(total)
+        self.opt_g.step()
+        self.opt_g.zero_grad(set_to_none=True)
+        return terms

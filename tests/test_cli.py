@@ -1,0 +1,72 @@
+"""The tcp-hub command line: swaps, region swaps, codes, and one-line errors."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from safetensors.torch import load_file
+
+from tcp_hub import TCPPipeline
+from tcp_hub.cli import main
+
+
+@pytest.fixture
+def model_dir(tmp_path, tiny_pipe):
+    tiny_pipe.save_pretrained(tmp_path / "model")
+    return str(tmp_path / "model")
+
+
+@pytest.fixture
+def files(tmp_path, photo, reference):
+    Image.fromarray(photo).save(tmp_path / "content.png")
+    Image.fromarray(reference).save(tmp_path / "style.png")
+    mask = np.zeros((50, 70), np.uint8)
+    mask[:, :35] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    return tmp_path
+
+
+def test_swap_writes_the_same_image_as_the_pipeline(model_dir, files):
+    out = files / "out.png"
+    assert main(["swap", "--model", model_dir, "--content", str(files / "content.png"),
+                 "--style", str(files / "style.png"), "--strength", "0.8", "-o", str(out)]) == 0
+    pipe = TCPPipeline.from_pretrained(model_dir)
+    expected = pipe(str(files / "content.png"), str(files / "style.png"), strength=0.8, resolution=256).images[0]
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
+
+
+def test_region_swap_changes_only_the_masked_half(model_dir, files):
+    global_out, region_out = files / "global.png", files / "region.png"
+    common = ["--model", model_dir, "--content", str(files / "content.png"), "--no-noise"]
+    assert main(["swap", *common, "--style", str(files / "style.png"), "-o", str(global_out)]) == 0
+    assert main(["swap", *common, "--style", str(files / "style.png"), "--mask", str(files / "mask.png"),
+                 "-o", str(region_out)]) == 0
+    region = np.asarray(Image.open(region_out)).astype(int)
+    swapped = np.asarray(Image.open(global_out)).astype(int)
+    assert np.abs(region[:, :8] - swapped[:, :8]).max() <= 1
+
+
+def test_encode_writes_codes(model_dir, files):
+    out = files / "codes.safetensors"
+    assert main(["encode", "--model", model_dir, "--image", str(files / "content.png"), "-o", str(out)]) == 0
+    codes = load_file(out)
+    assert codes["content"].shape[:2] == (1, 4) and codes["style"].shape == (1, 16)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--style", "{d}/missing.png"], "does not exist"),
+    (["--style", "{d}/style.png", "--mask", "{d}/mask.png", "--mask", "{d}/mask.png"], "2 --mask but 1 --style"),
+    (["--style", "{d}/style.png", "--strength", "2"], "between 0"),
+])
+def test_bad_input_exits_non_zero_with_one_line(model_dir, files, capsys, extra, message):
+    args = ["swap", "--model", model_dir, "--content", str(files / "content.png"), "-o", str(files / "x.png")]
+    code = main(args + [a.format(d=files) for a in extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("error:") and message in err[-1]
+
+
+def test_unloadable_model_is_one_line(files, capsys):
+    code = main(["swap", "--model", str(files / "no-such-model"), "--content", str(files / "content.png"),
+                 "--style", str(files / "style.png"), "-o", str(files / "x.png")])
+    assert code == 2
+    assert "could not load model" in capsys.readouterr().err

