@@ -4,8 +4,9 @@
 set -uo pipefail
 out=${1:-/tmp}
 source benchmarks/gpu_setup.sh
-python3 benchmarks/inference.py --device cuda --channels_last --iters 10 2>&1 | grep -v "kept in float32" | tee "$out/inference_eager.md"
-python3 benchmarks/inference.py --device cuda --channels_last --compile --presets full --sizes 256 --batches 1 32 \
-  --dtypes bf16 --iters 20 2>&1 | grep -v "kept in float32" | tee "$out/inference_compiled.md"
-python3 benchmarks/inference.py --device cuda --channels_last --compile --compile_mode reduce-overhead --presets full \
-  --sizes 256 --batches 1 32 --dtypes bf16 --iters 20 2>&1 | grep -v "kept in float32" | tee "$out/inference_cudagraphs.md"
+filter() { grep -v -e "kept in float32" -e "TypedStorage" -e "out_base.storage"; }
+timeout 150 python3 benchmarks/inference.py --device cuda --channels_last --iters 10 --dtypes bf16 fp16 fp32 2>&1 | filter | tee "$out/inference_eager.md"
+timeout 120 python3 benchmarks/inference.py --device cuda --channels_last --compile --presets full --sizes 256 --batches 32 1 \
+  --dtypes bf16 --iters 20 2>&1 | filter | tee "$out/inference_compiled.md"
+timeout 120 python3 benchmarks/inference.py --device cuda --channels_last --compile --compile_mode reduce-overhead --presets full \
+  --sizes 256 --batches 1 32 --dtypes bf16 --iters 20 2>&1 | filter | tee "$out/inference_cudagraphs.md"

@@ -81,10 +81,11 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--compile", action="store_true", help="torch.compile the encoder and generator")
-    p.add_argument("--compile_mode", default="max-autotune-no-cudagraphs")
+    p.add_argument("--compile_mode", default="default")
     p.add_argument("--channels_last", action="store_true")
-    p.add_argument("--max_pixels_batch", type=int, default=16 * 1024 * 1024,
-                   help="skip settings with batch x H x W above this (memory / time guard)")
+    p.add_argument("--max_pixels_batch", type=int, default=2**31 // 128 - 1,
+                   help="skip settings with batch x H x W above this: the last feature map (128 channels) "
+                        "would exceed INT_MAX elements, which bilinear upsampling refuses in channels-last")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -117,6 +118,7 @@ def main():
             for size in args.sizes:
                 for batch in args.batches:
                     if batch * size * size > args.max_pixels_batch:
+                        print(f"| {preset} | {dtype_name} | {size} | {batch} | - | skipped (--max_pixels_batch) | - |")
                         continue
                     x = torch.rand(batch, 3, size, size, device=device, dtype=dtype) * 2 - 1
                     if args.channels_last:

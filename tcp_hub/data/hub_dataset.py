@@ -37,7 +37,7 @@ class HubImageDataset(SkippingImageDataset):
     """One split of a ``datasets`` dataset, its images preprocessed for training.
 
     Args:
-        dataset_name: what ``datasets.load_dataset`` takes first: a Hub id ("nateraw/pascal-voc-2012"),
+        dataset_name: what ``datasets.load_dataset`` takes first: a Hub id ("user/name"),
             a packaged builder ("imagefolder") or a local path.
         resolution: R; items are float32 ``[3, R, R]`` in [-1, 1].
         preset: preprocessing, "resize" | "resize_crop" | "random_crop" (see ``make_transform``).
@@ -54,8 +54,8 @@ class HubImageDataset(SkippingImageDataset):
     def __init__(self, dataset_name: str, resolution: int, preset: str = "resize_crop", split: str = "train",
                  image_column: Optional[str] = None, train: bool = True, hflip: bool = True,
                  min_crop_fraction: float = 0.25, **load_kwargs: Any):
-        super().__init__(make_transform(preset, resolution, train=train, hflip=hflip,
-                                        min_crop_fraction=min_crop_fraction))
+        transform = make_transform(preset, resolution, train=train, hflip=hflip,
+                                   min_crop_fraction=min_crop_fraction)
         datasets = _import_datasets()
         self.dataset_name = dataset_name
         table = datasets.load_dataset(dataset_name, split=split, **load_kwargs)
@@ -73,14 +73,12 @@ class HubImageDataset(SkippingImageDataset):
             raise ValueError(f"split {split!r} of dataset {dataset_name!r} is empty")
         self.image_column = image_column
         self.split = split
-        # Only the image column is decoded per item.
+        # Only the image column is read per item.
         self.table = table.select_columns([image_column])
         if isinstance(table.features[image_column], datasets.Image):
             # Decode in load_image so a corrupt file is skipped like any other bad image.
             self.table = self.table.cast_column(image_column, datasets.Image(decode=False))
-
-    def __len__(self) -> int:
-        return len(self.table)
+        super().__init__(transform, len(self.table))
 
     def load_image(self, index: int) -> Image.Image:
         return _open(self.table[index][self.image_column])

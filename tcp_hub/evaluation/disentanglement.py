@@ -13,7 +13,8 @@ In `tcp_hub.data.synthetic` every image is ``render(content, style)`` with known
       leakage = (SSE_A - SSE_AB) / ((SSE_A - SSE_AB) + (SSE_B - SSE_AB))
 
   It uses only the swap's own colours, so it does not depend on which style the swap wears: A
-  itself and the ground-truth swap score ~0 (textures inside parts leave a small remainder), B ~1.
+  itself and the ground-truth swap score ~0 (textures inside parts leave a remainder of about 0.01
+  at 32-64 px), B ~1 (about 0.99).
   NaN when A and B have the same layout.
 - **style leakage** (0 = none of A's colours survive, 1 = all do): for each part type of A that B
   also shows, the swap's mean Lab colour over that part is projected on the segment from the
@@ -34,12 +35,12 @@ inferred by any model; they count in the swap error all the same, equally for ev
 import math
 from typing import Dict, Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..data.synthetic import NUM_PARTS, SyntheticScenes, part_map, render, render_region_edit
+from ..random_masks import random_masks
 from .metrics import l1, psnr, region_differences, rgb_to_lab
 
 _MIN_COLOUR_GAP = 2.0  # ΔE below which A's and the target's colour of a part are indistinguishable
@@ -139,47 +140,35 @@ def _cosine_distance(x: torch.Tensor, y: torch.Tensor, dim: int) -> torch.Tensor
 
 
 @torch.no_grad()
-def code_consistency(encoder, generator, content: torch.Tensor, style: torch.Tensor,
-                     noise_seed: Optional[int] = 0) -> Dict[str, torch.Tensor]:
+def code_consistency(encoder, generator, content: torch.Tensor, style: torch.Tensor) -> Dict[str, torch.Tensor]:
     """Cosine distances between ``E(G(content, style))`` and ``(content, style)``, each ``[B]``.
 
     Args:
         content: ``[B, C, h, w]`` content codes; style: ``[B, D]`` the (swapped) styles rendered with.
-        noise_seed: seed of the generator's noise (None: no noise).
 
     Returns:
         ``{"content": [B] mean over positions, "style": [B]}``; 0 = the codes come back unchanged.
     """
-    regenerated_content, regenerated_style = encoder(_generate(generator, content, style, None, noise_seed))
+    regenerated_content, regenerated_style = encoder(_generate(generator, content, style))
     return {"content": _cosine_distance(regenerated_content, content, dim=1).flatten(1).mean(1),
             "style": _cosine_distance(regenerated_style, style, dim=1)}
 
 
-def _generate(generator, content, style, masks, noise_seed):
-    """G with seeded noise, like `TCPPipeline`: equal calls give equal noise, so edits compare pixel by pixel."""
-    if noise_seed is None:
-        return generator(content, style, masks, noise_mode="none")
-    gen = torch.Generator(device=content.device).manual_seed(int(noise_seed))
-    return generator(content, style, masks, noise_mode="random", generator=gen)
+def _generate(generator, content, style, masks=None):
+    """G without per-pixel noise: scores are deterministic and do not depend on how pairs are batched."""
+    return generator(content, style, masks, noise_mode="none")
 
 
 def evaluation_masks(count: int, resolution: int, seed: int = 0) -> torch.Tensor:
-    """Seeded binary masks for region edits: one axis-aligned ellipse or rectangle each (~7-60 % of the image).
+    """Seeded region-edit masks: the training mask distribution (`tcp_hub.random_masks`, strokes,
+    ellipses and rectangles over 10-60 % of the image) with hard edges, so that "outside the mask
+    beyond the band" holds no blurred tail of the mask.
 
     Returns:
         float ``[count, 1, R, R]`` of 0s and 1s.
     """
-    rng = np.random.default_rng([seed, 2])
-    t = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution
-    y, x = torch.meshgrid(t, t, indexing="ij")
-    masks = []
-    for _ in range(count):
-        cx, cy = rng.uniform(0.3, 0.7, 2)
-        ax, ay = rng.uniform(0.15, 0.4, 2)
-        u, v = (x - cx) / ax, (y - cy) / ay
-        inside = (u ** 2 + v ** 2 <= 1) if rng.random() < 0.5 else (u.abs() <= 1) & (v.abs() <= 1)
-        masks.append(inside.float())
-    return torch.stack(masks)[:, None]
+    generator = torch.Generator().manual_seed(int(seed))
+    return random_masks(count, resolution, resolution, generator=generator, soft_prob=0.0)
 
 
 def _mean(values: torch.Tensor) -> float:
@@ -190,11 +179,12 @@ def _mean(values: torch.Tensor) -> float:
 @torch.no_grad()
 def evaluate_model(encoder, generator, dataset: Optional[SyntheticScenes] = None, n_pairs: int = 256,
                    resolution: int = 64, device="cpu", seed: int = 0, batch_size: int = 16,
-                   noise_seed: Optional[int] = 0, progress: bool = False) -> Dict[str, float]:
+                   progress: bool = False) -> Dict[str, float]:
     """Score a model's swaps, region edits and codes on held-out synthetic pairs (means over pairs).
 
     Pair i takes its content from held-out scene 2i and its style from scene 2i + 1; its mask is
-    ``evaluation_masks(n_pairs, resolution, seed)[i]``. Scenes are rendered at ``resolution``.
+    ``evaluation_masks(n_pairs, resolution, seed)[i]``. Scenes are rendered at ``resolution``. The
+    generator's per-pixel noise is off, so the scores are deterministic and independent of batching.
 
     Args:
         encoder, generator: the models (moved to ``device``, used in eval mode).
@@ -203,7 +193,6 @@ def evaluate_model(encoder, generator, dataset: Optional[SyntheticScenes] = None
         n_pairs: number of (A, B) pairs.
         resolution: image side (a multiple of 16).
         seed: selects the held-out scenes (when ``dataset`` is None) and the masks.
-        noise_seed: generator noise seed used for every call (None: noise off).
 
     Returns:
         ``{"n_pairs", "resolution", "reconstruction_psnr", "reconstruction_l1", "swap_psnr", "swap_l1",
@@ -242,16 +231,16 @@ def evaluate_model(encoder, generator, dataset: Optional[SyntheticScenes] = None
 
         content_a, style_a = encoder(a.to(device))
         _, style_b = encoder(b.to(device))
-        rec = _generate(generator, content_a, style_a, None, noise_seed).float().cpu()
-        swap = _generate(generator, content_a, style_b, None, noise_seed).float().cpu()
+        rec = _generate(generator, content_a, style_a).float().cpu()
+        swap = _generate(generator, content_a, style_b).float().cpu()
         mixed = _generate(generator, content_a, torch.stack([style_a, style_b], 1),
-                          torch.cat([1 - mask, mask], 1).to(device), noise_seed).float().cpu()
+                          torch.cat([1 - mask, mask], 1).to(device)).float().cpu()
 
         add("reconstruction_", swap_error(rec, a))
         add("swap_", swap_error(swap, gt))
         add("", {"content_leakage": content_leakage(swap, parts_a, parts_b),
                  "style_leakage": style_leakage(swap, a, gt, parts_a, parts_b)})
-        codes = code_consistency(encoder, generator, content_a, style_b, noise_seed)
+        codes = code_consistency(encoder, generator, content_a, style_b)
         add("", {"content_code_distance": codes["content"], "style_code_distance": codes["style"]})
         add("edit_", region_edit_errors(mixed, gt_edit, rec, mask))
         add("composite_", region_edit_errors(composite(swap, rec, mask), gt_edit, rec, mask))

@@ -82,7 +82,9 @@ def inception_features(images: Images, batch_size: int = 32, device: Union[str, 
     for batch in tqdm(_batches(images, batch_size), desc="Inception features", disable=not progress):
         if batch.ndim != 4 or batch.shape[1] != 3:
             raise ValueError(f"FID images must be [N, 3, H, W] RGB tensors in [-1, 1], got {tuple(batch.shape)}")
-        feats.append(model(_to_inception_input(batch.to(device))).double().cpu())
+        # TorchScript's optimising executor re-profiles every new batch shape, which costs more than it saves here.
+        with torch.jit.optimized_execution(False):
+            feats.append(model(_to_inception_input(batch.to(device))).double().cpu())
     if not feats:
         raise ValueError("no images were given to compute FID features from")
     return torch.cat(feats)

@@ -11,6 +11,8 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from ..losses import alignment_band, shrink_regions
+
 # sRGB (linear) -> CIE XYZ for the D65 white point (IEC 61966-2-1), and that white point.
 _RGB_TO_XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375],
                             [0.2126729, 0.7151522, 0.0721750],
@@ -191,16 +193,11 @@ def edge_agreement(a: torch.Tensor, b: torch.Tensor, tolerance: int = 1) -> torc
 
 
 # ---- changes around a mask -----------------------------------------------------------------------
-def default_band_width(size: int) -> int:
-    """Band width in px for an image whose short side is ``size``: about 1/32 of it, at least 1."""
-    return max(1, round(size / 32))
-
-
 def band_masks(mask: torch.Tensor, width: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Split the image into the mask's inside, outside and a seam band ``width`` px to each side of its edge.
 
-    The mask is binarised at 0.5. ``inside`` is the mask eroded by ``width`` px and ``outside`` its
-    complement dilated by ``width`` px (max-pooling with a ``2 * width + 1`` square); ``band`` is the
+    The mask is binarised at 0.5; ``inside`` and ``outside`` are its two sides each eroded by ``width``
+    px (`tcp_hub.losses.shrink_regions`, the regions content alignment trains on); ``band`` is the
     rest. The image frame does not count as a mask edge.
 
     Args:
@@ -214,12 +211,7 @@ def band_masks(mask: torch.Tensor, width: int) -> Tuple[torch.Tensor, torch.Tens
         raise ValueError(f"mask must be [B, 1, H, W] with values in [0, 1], got shape {tuple(mask.shape)}")
     if width < 0:
         raise ValueError(f"band width must be >= 0 px, got {width}")
-    m = (mask.float() > 0.5).float()
-    if width == 0:
-        return m, 1 - m, torch.zeros_like(m)
-    k = 2 * width + 1
-    inside = 1 - F.max_pool2d(1 - m, k, 1, width)
-    outside = 1 - F.max_pool2d(m, k, 1, width)
+    outside, inside = shrink_regions(mask.float(), width)
     return inside, outside, 1 - inside - outside
 
 
@@ -246,14 +238,14 @@ def region_differences(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor,
         a, b: ``[B, 3, H, W]`` in [-1, 1].
         mask: ``[B, 1, H, W]`` in [0, 1], 1 where the edit applies.
         band_width: px on each side of the mask's edge left out of inside/outside and measured as
-            ``band``; default `default_band_width` of the short side (about 1/32).
+            ``band``; default about 1/32 of the short side (`tcp_hub.losses.alignment_band`, as in training).
 
     Returns:
         ``{"inside": [B], "outside": [B], "band": [B]}`` (NaN where a region is empty).
     """
     if mask.shape[0] != a.shape[0] or mask.shape[-2:] != a.shape[-2:]:
         raise ValueError(f"mask {tuple(mask.shape)} must be [B, 1, H, W] matching images {tuple(a.shape)}")
-    width = default_band_width(min(a.shape[-2:])) if band_width is None else band_width
+    width = alignment_band(min(a.shape[-2:])) if band_width is None else band_width
     inside, outside, band = band_masks(mask, width)
     return {"inside": masked_mean_abs(a, b, inside), "outside": masked_mean_abs(a, b, outside),
             "band": masked_mean_abs(a, b, band)}

@@ -9,7 +9,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from ..errors import InputError
 
@@ -80,11 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     data = p.add_argument_group("data")
     data.add_argument("--train_data_dir", default=None, help="folder of training images (searched recursively)")
     data.add_argument("--dataset_name", default=None, help="a Hugging Face dataset id with an image column")
-    data.add_argument("--dataset", default="folder", choices=("folder", "synthetic"),
-                      help="'synthetic' trains on procedural scenes (no files needed)")
-    data.add_argument("--data_preset", default=None, choices=("resize", "resize_crop", "random_crop"),
+    data.add_argument("--dataset", default=None, choices=("folder", "hub", "synthetic"),
+                      help="kind of data (default: from --train_data_dir / --dataset_name); 'synthetic' trains on "
+                           "procedural scenes, no files needed")
+    data.add_argument("--data_preset", default="resize_crop", choices=("resize", "resize_crop", "random_crop"),
                       help="preprocessing: 'resize' (aligned faces), 'resize_crop' (LSUN-like), 'random_crop' "
-                           "(large scene photos); default depends on the dataset")
+                           "(large scene photos)")
+    data.add_argument("--synthetic_length", type=int, default=100_000, help="images in the synthetic dataset")
     data.add_argument("--resolution", type=int, default=256, help="training image side in pixels")
     data.add_argument("--holdout", type=int, default=0,
                       help="keep the last N images out of training; sample grids use them")
@@ -155,9 +157,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def check_args(args: argparse.Namespace) -> None:
-    if args.dataset == "folder" and not (args.train_data_dir or args.dataset_name):
-        raise InputError("give --train_data_dir (a folder of images) or --dataset_name (a Hub dataset), "
-                         "or --dataset synthetic")
+    if args.dataset != "synthetic" and not (args.train_data_dir or args.dataset_name):
+        raise InputError("no training data given: pass --train_data_dir (a folder of images), --dataset_name "
+                         "(a Hugging Face dataset) or --dataset synthetic")
     if args.train_batch_size < 2 or args.train_batch_size % 2:
         raise InputError(f"--train_batch_size is {args.train_batch_size}; it must be even and >= 2 because each "
                          "image's style is swapped with another image of the same batch")
@@ -171,3 +173,18 @@ def check_args(args: argparse.Namespace) -> None:
 def args_to_dict(args: argparse.Namespace) -> dict:
     """The arguments as a JSON-ready dict (what ``training_args.json`` stores)."""
     return {k: v for k, v in sorted(vars(args).items())}
+
+
+def losses_used(config: TrainerConfig) -> List[Tuple[str, float]]:
+    """``(term, weight)`` of every loss a run with ``config`` optimises (for the model card)."""
+    terms = [("reconstruction L1", config.reconstruction_weight),
+             ("GAN on reconstructions", config.gan_rec_weight),
+             ("GAN on swaps", config.gan_swap_weight),
+             ("patch co-occurrence GAN", config.patch_gan_weight),
+             (f"R1 on D (gamma, lazy every {config.r1_interval})", config.r1_gamma),
+             (f"R1 on Dpatch (gamma, lazy every {config.r1_interval})", config.patch_r1_gamma)]
+    if config.ablation == "tcp":
+        terms += [(f"code consistency (every {config.code_consistency_interval} steps, "
+                   f"lambda_style {config.code_consistency_style_weight:g})", config.code_consistency_weight),
+                  ("content alignment (+ GAN on region-mixed images)", config.alignment_weight)]
+    return [(name, weight) for name, weight in terms if weight]

@@ -1,0 +1,101 @@
+"""tcp-hub demo: restyle painted regions of a photo with the look of reference photos.
+
+Run locally with ``python app.py`` (then open http://127.0.0.1:7860). The work is done by
+``tcp_hub.app_logic``; this file lays out the page and connects the handlers.
+"""
+
+from pathlib import Path
+
+import gradio as gr
+
+from tcp_hub import app_logic as logic
+
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+LAUNCH_OPTIONS = dict(max_file_size=logic.MAX_FILE_SIZE)
+
+
+def _examples():
+    """Rows of (editor value, references, strengths, mode, feather, seed, outlines, model) from examples/."""
+    def editor(name, regions):
+        photo = str(EXAMPLES_DIR / f"{name}.jpg")
+        layers = [str(EXAMPLES_DIR / f"{name}_region{i + 1}.png") for i in range(regions)]
+        return {"background": photo, "layers": layers,
+                "composite": str(EXAMPLES_DIR / f"{name}_composite.png") if regions else photo}
+
+    ref = {k: str(EXAMPLES_DIR / f"ref_{k}.jpg") for k in ("sunset", "snow", "forest")}
+    return [
+        [editor("valley", 3), ref["sunset"], ref["snow"], ref["forest"], 1.0, 0.8, 1.0, logic.MODE_REGIONS, 4, 0,
+         True, ""],
+        [editor("room", 2), ref["forest"], ref["snow"], None, 1.0, 1.0, 1.0, logic.MODE_REGIONS, 2, 0, True, ""],
+        [editor("room", 0), ref["sunset"], None, None, 0.7, 1.0, 1.0, logic.MODE_WHOLE, 0, 0, False, ""],
+    ]
+
+
+with gr.Blocks(title="tcp-hub: region-wise style swaps") as demo:
+    gr.Markdown("# tcp-hub: give painted regions of a photo the look of other photos\n"
+                "Upload a photo, paint up to three regions (one layer each), give each region a style "
+                "reference, and press **Run**. Or choose *whole image* to restyle everything with reference 1.")
+    notice = logic.model_notice()
+    if notice:
+        gr.Markdown(notice)
+    with gr.Row():
+        editor = logic.CheckedImageEditor(
+            label="Content photo (paint regions on the layers)", type="numpy", format="png",
+            sources=("upload", "clipboard"), transforms=(), image_mode="RGBA",
+            brush=gr.Brush(colors=[logic.rgb_css(c) for c in logic.REGION_COLORS], color_mode="fixed"),
+            eraser=gr.Eraser(),
+            layers=gr.LayerOptions(layers=list(logic.REGION_NAMES), allow_additional_layers=False),
+        )
+        output = gr.Image(label="Result", type="numpy", format="png", interactive=False,
+                          buttons=["download", "fullscreen"])
+    with gr.Row():
+        mode = gr.Radio(logic.MODES, value=logic.MODE_REGIONS, label="Edit")
+        run = gr.Button("Run", variant="primary")
+    with gr.Row():
+        references, strengths = [], []
+        for i, name in enumerate(logic.REGION_NAMES):
+            with gr.Column(min_width=160):
+                label = f"Style reference for {name}" + (" (and the whole image)" if i == 0 else "")
+                references.append(logic.CheckedImage(label=label, type="numpy", sources=("upload", "clipboard")))
+                strengths.append(gr.Slider(0, 1, value=1.0, step=0.05, label=f"Strength {i + 1}"))
+    with gr.Row():
+        feather = gr.Slider(0, 20, value=4, step=0.5, label="Feather (px, softens region edges)")
+        seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (same seed, same result)")
+        show_outlines = gr.Checkbox(value=False, label="Outline painted regions on the result")
+        model = gr.Textbox(value="", label="Model",
+                           placeholder=f"{logic.DEFAULT_MODEL} (bundled), a local folder, or a Hub repo id")
+
+    with gr.Accordion("Suggest a region by clicking on the photo", open=False) as suggest_box:
+        gr.Markdown("Click a point: the app proposes the area whose content looks alike. Adjust the threshold, "
+                    "then add it to a region's layer and refine it with the brush or eraser.")
+        with gr.Row():
+            click_image = gr.Image(label="Click here", type="numpy", interactive=False, format="png")
+            suggestion_mask = gr.Image(label="Suggested mask", type="numpy", image_mode="L", format="png",
+                                       interactive=False)
+        with gr.Row():
+            threshold = gr.Slider(-1, 1, value=0.8, step=0.01, label="Similarity threshold")
+            connected = gr.Checkbox(value=True, label="Only the part connected to the click")
+            region = gr.Radio(list(logic.REGION_NAMES), value=logic.REGION_NAMES[0], label="Add to")
+        with gr.Row():
+            x = gr.Number(value=None, label="x", precision=0)
+            y = gr.Number(value=None, label="y", precision=0)
+            suggest = gr.Button("Suggest")
+            accept = gr.Button("Add suggestion to region", variant="secondary")
+
+    stylize_inputs = [editor, *references, *strengths, mode, feather, seed, show_outlines, model]
+    run.click(logic.stylize_handler, stylize_inputs, output, api_name="stylize")
+
+    suggest_inputs = [editor, x, y, threshold, connected, region, model]
+    suggest.click(logic.suggest_handler, suggest_inputs, [click_image, suggestion_mask], api_name="suggest_region")
+    click_image.select(logic.click_point, None, [x, y], queue=False, api_visibility="private").then(
+        logic.suggest_handler, suggest_inputs, [click_image, suggestion_mask], api_visibility="private")
+    accept.click(logic.accept_handler, [editor, suggestion_mask, region], editor, api_name="accept_region")
+    for event in (editor.upload, suggest_box.expand):
+        event(logic.photo_for_clicking, editor, click_image, api_visibility="private")
+
+    gr.Examples(_examples(), stylize_inputs, output, fn=logic.stylize_handler, run_on_click=True,
+                cache_examples=False, label="Examples (click to run)")
+
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=logic.CONCURRENCY_LIMIT).launch(**LAUNCH_OPTIONS)

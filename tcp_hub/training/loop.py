@@ -1,0 +1,208 @@
+"""The training run behind ``train_accelerate.py``: data, models, loop, checkpoints, final folder, Hub push.
+
+Read top to bottom: `train` sets up, loops over batches calling ``TCPTrainer.run_step``, logs,
+checkpoints and draws samples on schedule, and finally writes the output folder:
+
+    output_dir/
+      model_index.json encoder/ generator/      a TCPPipeline (EMA weights when --use_ema)
+      discriminators/discriminator/             to continue training from the published weights
+      discriminators/patch_discriminator/
+      README.md                                 model card (tcp_hub.hub)
+      training_args.json
+      checkpoint-<step>/  samples/  logs/       training leftovers (not uploaded)
+"""
+
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, GradScalerKwargs, ProjectConfiguration, set_seed
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
+
+from .. import hub
+from ..data import build_dataset
+from ..errors import InputError
+from ..models import build_models
+from .checkpointing import load_checkpoint, register_hooks, resolve_checkpoint, save_checkpoint
+from .config import TrainerConfig, args_to_dict, losses_used
+from .samples import sample_grid, save_grid
+from .step import NonFiniteLossError, TCPTrainer
+
+
+def make_accelerator(args) -> Accelerator:
+    out = Path(args.output_dir)
+    handlers = [GradScalerKwargs(init_scale=2.0**10)] if args.mixed_precision == "fp16" else []
+    return Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / args.logging_dir)),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        kwargs_handlers=handlers,
+    )
+
+
+def make_datasets(args):
+    """``(full dataset, training subset, held-out subset or None)``."""
+    dataset = build_dataset(train_data_dir=args.train_data_dir, dataset_name=args.dataset_name,
+                            dataset=args.dataset, resolution=args.resolution, preset=args.data_preset,
+                            synthetic_length=args.synthetic_length, seed=args.seed)
+    n = len(dataset)
+    if args.holdout < 0 or args.holdout >= n:
+        raise InputError(f"--holdout {args.holdout} leaves no training images out of {n}")
+    if args.holdout == 0:
+        return dataset, dataset, None
+    return dataset, Subset(dataset, range(n - args.holdout)), Subset(dataset, range(n - args.holdout, n))
+
+
+def describe_data(args, n_train: int) -> str:
+    if args.dataset == "synthetic":
+        return f"{n_train:,} procedural synthetic scenes (tcp_hub.data.SyntheticScenes)"
+    if args.dataset_name:
+        return f"the Hub dataset `{args.dataset_name}` ({n_train:,} images)"
+    return f"a folder of {n_train:,} images (`{Path(args.train_data_dir).name}`, preprocessing `{args.data_preset}`)"
+
+
+def weights_checksum(trainer: TCPTrainer) -> Dict[str, str]:
+    """SHA-256 of every model's weights (float32 bytes), to compare processes."""
+    sums = {}
+    for name in ("encoder", "generator", "discriminator", "patch_discriminator"):
+        h = hashlib.sha256()
+        for key, value in sorted(trainer.unwrapped(name).state_dict().items()):
+            h.update(key.encode())
+            h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
+        sums[name] = h.hexdigest()
+    return sums
+
+
+def _sample_images(dataset, count: int) -> torch.Tensor:
+    return torch.stack([dataset[i] for i in range(min(count, len(dataset)))])
+
+
+def _write_samples(trainer, images, step, out, acc, report_to) -> None:
+    grid = sample_grid(trainer.publishable("encoder"), trainer.publishable("generator"), images)
+    save_grid(grid, out / "samples" / f"step-{step:07d}.png")
+    if report_to == "tensorboard":
+        picture = ((grid.clamp(-1, 1) + 1) / 2).permute(1, 2, 0).cpu().numpy()[None]
+        acc.get_tracker("tensorboard").log_images({"samples": picture}, step=step, dataformats="NHWC")
+
+
+def train(args) -> Path:
+    """Run the training that ``args`` (from `tcp_hub.training.config.parse_args`) describes."""
+    out = Path(args.output_dir)
+    acc = make_accelerator(args)
+    set_seed(args.seed)
+    dataset, train_set, holdout = make_datasets(args)
+    loader = DataLoader(train_set, batch_size=args.train_batch_size, shuffle=True, drop_last=True,
+                        num_workers=args.dataloader_num_workers, pin_memory=acc.device.type == "cuda",
+                        persistent_workers=args.dataloader_num_workers > 0)
+    trainer = TCPTrainer(*build_models(args.preset, args.resolution), TrainerConfig.from_args(args), acc)
+    register_hooks(trainer)
+    loader = acc.prepare(loader)
+    steps_per_epoch = len(loader) // args.gradient_accumulation_steps
+    if steps_per_epoch == 0:
+        raise InputError(f"{len(train_set)} training images make no full batch of {args.train_batch_size} per "
+                         f"process x {acc.num_processes} processes; add images or lower --train_batch_size")
+
+    checkpoint = resolve_checkpoint(out, args.resume_from_checkpoint)
+    if checkpoint is not None:
+        load_checkpoint(trainer, checkpoint)
+        acc.print(f"resumed from {checkpoint} at step {trainer.global_step}")
+    elif args.resume_from_checkpoint:
+        acc.print(f"no checkpoint in {out}; starting a new run")
+
+    if acc.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        scalars = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
+        acc.init_trackers("tcp", config=scalars)
+    samples = _sample_images(holdout if holdout is not None else train_set, args.num_samples)
+    images_per_step = args.train_batch_size * args.gradient_accumulation_steps * acc.num_processes
+
+    progress = tqdm(total=args.max_train_steps, initial=trainer.global_step, desc="training",
+                    disable=not acc.is_local_main_process)
+    first_epoch = trainer.global_step // steps_per_epoch
+    skip = (trainer.global_step % steps_per_epoch) * args.gradient_accumulation_steps
+    last_log = (time.perf_counter(), trainer.global_step)
+    for epoch in range(first_epoch, math.ceil(args.max_train_steps / steps_per_epoch) + 1):
+        if trainer.global_step >= args.max_train_steps:
+            break
+        loader.set_epoch(epoch)
+        batches = acc.skip_first_batches(loader, skip) if epoch == first_epoch and skip else loader
+        for images in batches:
+            try:
+                terms = trainer.run_step(images)
+            except NonFiniteLossError as err:
+                path = save_checkpoint(trainer, out, args.checkpoints_total_limit)
+                acc.print(f"stopped: {err}\nthe last good state is saved in {path}")
+                raise
+            if not acc.sync_gradients:
+                continue
+            step = trainer.global_step
+            progress.update(1)
+            if step % args.logging_steps == 0 or step == args.max_train_steps:
+                values = dict(zip(terms, torch.stack([v.float() for v in terms.values()]).tolist()))
+                now = time.perf_counter()
+                values["images_per_second"] = (step - last_log[1]) * images_per_step / max(now - last_log[0], 1e-9)
+                values["lr"] = trainer.opt_g.param_groups[0]["lr"]
+                last_log = (now, step)
+                acc.log(values, step=step)
+                progress.set_postfix(rec=f"{values['reconstruction']:.3f}", d=f"{values['d_total']:.3f}",
+                                     g=f"{values['g_total']:.3f}")
+            if step % args.checkpointing_steps == 0 and step < args.max_train_steps:
+                save_checkpoint(trainer, out, args.checkpoints_total_limit)
+            if args.sample_steps and step % args.sample_steps == 0 and acc.is_main_process:
+                _write_samples(trainer, samples, step, out, acc, args.report_to)
+            if step >= args.max_train_steps:
+                break
+    progress.close()
+
+    save_checkpoint(trainer, out, args.checkpoints_total_limit)
+    if args.write_rank_checksums:
+        (out / f"rank-{acc.process_index}.json").write_text(json.dumps(weights_checksum(trainer)))
+    if acc.is_main_process:
+        write_output_folder(trainer, args, out, describe_data(args, len(train_set)))
+    acc.wait_for_everyone()
+    acc.end_training()
+    skipped = getattr(dataset, "skipped_files", None)
+    if skipped:
+        acc.print(f"{len(skipped)} unreadable image file(s) were skipped, e.g. {skipped[0]}")
+    return out
+
+
+def write_output_folder(trainer: TCPTrainer, args, out: Path, data: str) -> Optional[str]:
+    """Save the pipeline, discriminators, card and arguments into ``out``; push it when asked."""
+    from ..pipeline import TCPPipeline
+
+    pipe = TCPPipeline(encoder=trainer.publishable("encoder"), generator=trainer.publishable("generator"))
+    pipe.save_pretrained(out)
+    for name in ("discriminator", "patch_discriminator"):
+        trainer.unwrapped(name).save_pretrained(out / "discriminators" / name)
+    (out / "training_args.json").write_text(json.dumps(args_to_dict(args), indent=2))
+
+    repo_id = args.hub_model_id or out.resolve().name
+    if args.push_to_hub:
+        repo_id = hub.create_model_repo(repo_id, private=args.hub_private)
+    metrics_file = out / "metrics.json"
+    info = hub.CardInfo(
+        repo_id=repo_id, data=data, resolution=args.resolution, preset=args.preset,
+        parameters=sum(p.numel() for m in (pipe.encoder, pipe.generator) for p in m.parameters()),
+        steps=trainer.global_step,
+        images_seen=trainer.global_step * args.train_batch_size * args.gradient_accumulation_steps
+        * trainer.accelerator.num_processes,
+        global_batch=args.train_batch_size * args.gradient_accumulation_steps * trainer.accelerator.num_processes,
+        mixed_precision=trainer.accelerator.mixed_precision, ablation=args.ablation, ema=args.use_ema,
+        losses=losses_used(trainer.config), license=args.license,
+        metrics=json.loads(metrics_file.read_text()) if metrics_file.is_file() else {},
+        datasets=[args.dataset_name] if args.dataset_name else [])
+    hub.write_model_card(out, info)
+    if args.push_to_hub:
+        hub.upload_model_folder(out, repo_id)
+        print(f"uploaded {out} to https://huggingface.co/{repo_id}")
+        return repo_id
+    return None

@@ -1,0 +1,141 @@
+"""The app served in-process and called through its named API endpoints with gradio_client."""
+
+import importlib.util
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from tcp_hub import app_logic as logic
+from test_app_handlers import (CHANGED, SIZE, TEST_MODEL, UNCHANGED, deep_inside, diff, far_outside, layer, photo,
+                               reconstruction, stripes_and_grass, tiny_pipe)
+
+ROOT = Path(__file__).resolve().parents[1]
+BOX = (0, SIZE, 0, 40)  # region 1: the left band
+
+
+def load_app():
+    """Import the repository's app.py as a module (it is a script at the root, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("tcp_hub_space_app", ROOT / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    pipe = tiny_pipe()
+    logic.MODEL_CACHE.put(TEST_MODEL, pipe)
+    yield pipe
+    logic.MODEL_CACHE.clear()
+
+
+@pytest.fixture(scope="module")
+def client(pipe):
+    app = load_app()
+    app.demo.queue(default_concurrency_limit=logic.CONCURRENCY_LIMIT)
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, quiet=True, **app.LAUNCH_OPTIONS)
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The test photos and a painted layer as PNG files, as a user would upload them."""
+    folder = tmp_path_factory.mktemp("uploads")
+    paths = {"content": photo(0), "reference": photo(1), "stripes": stripes_and_grass(), "layer": layer(BOX)}
+    for name, array in paths.items():
+        Image.fromarray(array).save(folder / f"{name}.png")
+    return {name: str(folder / f"{name}.png") for name in paths}
+
+
+def editor_files(background, layers=()):
+    return {"background": handle_file(background), "layers": [handle_file(p) for p in layers], "composite": None}
+
+
+def stylize(client, editor, reference, **options):
+    args = dict(strength_1=1.0, mode=logic.MODE_REGIONS, feather=0, seed=0, show_outlines=False, model=TEST_MODEL)
+    args.update(options)
+    result = client.predict(editor, handle_file(reference) if reference else None, None, None,
+                            args["strength_1"], 1.0, 1.0, args["mode"], args["feather"], args["seed"],
+                            args["show_outlines"], args["model"], api_name="/stylize")
+    return np.asarray(Image.open(result).convert("RGB"))
+
+
+def test_api_names_every_action(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/stylize", "/suggest_region", "/accept_region"} <= set(endpoints)
+
+
+def test_stylize_endpoint_restyles_the_painted_region_only(client, pipe, files):
+    out = stylize(client, editor_files(files["content"], [files["layer"]]), files["reference"])
+    d = diff(out, reconstruction(pipe, photo(0)))
+    assert out.shape == (SIZE, SIZE, 3)
+    assert d[deep_inside(BOX)].mean() > CHANGED
+    assert d[far_outside([BOX])].max() <= UNCHANGED
+
+
+def test_eight_simultaneous_calls_all_return_the_same_correct_result(client, pipe, files):
+    editor = editor_files(files["content"], [files["layer"]])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outs = list(pool.map(lambda _: stylize(client, editor, files["reference"]), range(8)))
+    expected = logic.stylize_handler(
+        {"background": photo(0), "layers": [layer(BOX)], "composite": None}, photo(1), None, None,
+        1.0, 1.0, 1.0, logic.MODE_REGIONS, 0, 0, False, TEST_MODEL)
+    for out in outs:
+        assert np.array_equal(out, expected)
+    rec = reconstruction(pipe, photo(0))
+    assert diff(outs[0], rec)[deep_inside(BOX)].mean() > CHANGED
+    assert diff(outs[0], rec)[far_outside([BOX])].max() <= UNCHANGED
+
+
+def test_missing_reference_reaches_the_client_as_a_message(client, files):
+    with pytest.raises(AppError, match="region 1 is painted but has no style reference"):
+        stylize(client, editor_files(files["content"], [files["layer"]]), None)
+
+
+def test_unknown_model_reaches_the_client_as_a_message(client, files, tmp_path):
+    with pytest.raises(AppError, match="could not load the model"):
+        stylize(client, editor_files(files["content"], [files["layer"]]), files["reference"], model=str(tmp_path))
+
+
+def test_reference_that_is_not_an_image_is_refused_with_a_message(client, files, tmp_path):
+    bogus = tmp_path / "reference.png"
+    bogus.write_bytes(b"\x89PNG but not really")
+    with pytest.raises(AppError, match="could not be read as an image"):
+        stylize(client, editor_files(files["content"], [files["layer"]]), str(bogus))
+
+
+def test_upload_above_the_size_limit_is_refused(client, files, tmp_path):
+    big = tmp_path / "huge.png"
+    big.write_bytes(b"\0" * (21 * 1024 * 1024))  # 21 MB > logic.MAX_FILE_SIZE (20 MB)
+    with pytest.raises(Exception, match="(?i)size"):
+        stylize(client, editor_files(files["content"], [files["layer"]]), str(big))
+
+
+def test_suggested_region_can_be_accepted_and_restyled(client, pipe, files):
+    editor = editor_files(files["stripes"])
+    preview, mask = client.predict(editor, 10, 64, 0.8, True, "region 1", TEST_MODEL, api_name="/suggest_region")
+    mask = np.asarray(Image.open(mask).convert("L"))
+    assert (mask[:, :32] == 255).mean() > 0.95 and (mask[:, 48:] == 0).all()
+    accepted = client.predict(editor, handle_file(_save(mask, files, "mask")), "region 1", api_name="/accept_region")
+    painted = np.asarray(Image.open(accepted["layers"][0]).convert("RGBA"))
+    assert np.array_equal(painted[..., 3] > 0, mask > 0)
+    edited = {"background": handle_file(accepted["background"]),
+              "layers": [handle_file(p) for p in accepted["layers"]], "composite": None}
+    out = stylize(client, edited, files["reference"])
+    d = diff(out, reconstruction(pipe, stripes_and_grass()))
+    assert d[8:-8, 8:32].mean() > CHANGED
+    assert d[:, 72:].max() <= UNCHANGED
+
+
+def _save(array, files, name):
+    path = Path(files["content"]).with_name(f"{name}.png")
+    Image.fromarray(array).save(path)
+    return str(path)

@@ -1,0 +1,350 @@
+"""The app's handlers called directly with the values Gradio would hand them (numpy editor dicts).
+
+A tiny random model (fixed seed) stands in for the trained one: it does not make pretty pictures,
+but it restyles what is painted and, beyond the generator's reach, leaves the rest as it was.
+The other app test files import the helpers defined here.
+"""
+
+import logging
+import warnings
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from tcp_hub import TCPPipeline, build_models
+from tcp_hub import app_logic as logic
+
+SIZE = 128  # test photos are SIZE x SIZE; the app works at logic.WORKING_SIZE (256) and scales back
+# How far (px at SIZE) edits leak past a region's edge with the tiny random model: measured 24 px for
+# one region and 32 px for three (64 px at the working size: four 3x3 convs at 1/16 scale spread each
+# cell to its neighbours). A trained model's content-alignment loss keeps it much tighter.
+MARGIN = 32
+UNCHANGED = 1  # max |diff| in uint8 beyond MARGIN: only float rounding (< 2/255)
+CHANGED = 2.0  # min mean |diff| in uint8 deep inside a painted region
+TEST_MODEL = "tiny-test"
+
+_yy, _xx = np.mgrid[0:SIZE, 0:SIZE]
+
+
+def photo(seed: int) -> np.ndarray:
+    """A smooth, textured ``[SIZE, SIZE, 3]`` uint8 picture (different for each seed)."""
+    rng = np.random.default_rng(seed)
+    freq, phase = rng.uniform(0.03, 0.2, 3), rng.uniform(0, 6, 3)
+    channels = [0.5 + 0.4 * np.sin(freq[c] * (_xx + (c + 1) * _yy) + phase[c]) for c in range(3)]
+    return (np.stack(channels, -1) * 255).astype(np.uint8)
+
+
+def layer(box=None, color=(230, 57, 70)) -> np.ndarray:
+    """An editor layer ``[SIZE, SIZE, 4]`` uint8 with an opaque painted box ``(y0, y1, x0, x1)``."""
+    out = np.zeros((SIZE, SIZE, 4), np.uint8)
+    if box is not None:
+        y0, y1, x0, x1 = box
+        out[y0:y1, x0:x1] = (*color, 255)
+    return out
+
+
+def editor(content, boxes) -> dict:
+    """The ImageEditor value: RGBA background, one layer per box (None = unpainted), composite."""
+    background = np.dstack([content, np.full(content.shape[:2], 255, np.uint8)])
+    layers = [layer(b) for b in boxes]
+    return {"background": background, "layers": layers, "composite": logic.composite(background, layers)}
+
+
+def painted(boxes) -> np.ndarray:
+    mask = np.zeros((SIZE, SIZE), bool)
+    for y0, y1, x0, x1 in (b for b in boxes if b is not None):
+        mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def far_outside(boxes) -> np.ndarray:
+    """Pixels more than MARGIN px (chessboard distance) from every painted box."""
+    near = np.zeros((SIZE, SIZE), bool)
+    for y0, y1, x0, x1 in (b for b in boxes if b is not None):
+        near[max(0, y0 - MARGIN):y1 + MARGIN, max(0, x0 - MARGIN):x1 + MARGIN] = True
+    return ~near
+
+
+def deep_inside(box, depth=8) -> np.ndarray:
+    y0, y1, x0, x1 = box
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[y0 + depth:y1 - depth, x0 + depth:x1 - depth] = True
+    return mask
+
+
+def tiny_pipe() -> TCPPipeline:
+    """A tiny random model whose noise inputs matter (a fresh model's noise weights start at 0)."""
+    torch.manual_seed(0)
+    encoder, generator, _, _ = build_models("tiny")
+    with torch.no_grad():
+        for name, param in generator.named_parameters():
+            if "noise" in name:
+                param.fill_(0.2)
+    return TCPPipeline(encoder.eval(), generator.eval())
+
+
+def reconstruction(pipe, content, seed=0) -> np.ndarray:
+    """The unedited photo as the model renders it (own style, same seed and working size) -> uint8."""
+    out = pipe(content, style=content, resolution=logic.WORKING_SIZE, seed=seed, output_type="np").images[0]
+    return logic.to_uint8(out)
+
+
+def diff(a, b) -> np.ndarray:
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)).max(-1)
+
+
+def run(edit, refs, strengths=(1.0, 1.0, 1.0), mode=logic.MODE_REGIONS, feather=0, seed=0, outlines=False,
+        model=TEST_MODEL):
+    refs = list(refs) + [None] * (3 - len(refs))
+    return logic.stylize_handler(edit, *refs, *strengths, mode, feather, seed, outlines, model)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    pipe = tiny_pipe()
+    logic.MODEL_CACHE.put(TEST_MODEL, pipe)
+    yield pipe
+    logic.MODEL_CACHE.clear()
+
+
+@pytest.fixture(scope="module")
+def content():
+    return photo(0)
+
+
+# ---- region edits ----------------------------------------------------------------------------------
+def test_one_region_changes_inside_and_leaves_far_outside_unchanged(pipe, content):
+    box = (0, SIZE, 0, 40)
+    out = run(editor(content, [box]), [photo(1)])
+    d = diff(out, reconstruction(pipe, content))
+    assert out.shape == (SIZE, SIZE, 3) and out.dtype == np.uint8
+    assert d[deep_inside(box)].mean() > CHANGED
+    assert d[far_outside([box])].max() <= UNCHANGED
+
+
+def test_three_regions_each_get_their_own_reference(pipe, content):
+    boxes = [(0, 32, 0, 32), (0, 32, SIZE - 32, SIZE), (SIZE - 32, SIZE, 0, 32)]
+    refs = [photo(1), photo(2), photo(3)]
+    out = run(editor(content, boxes), refs)
+    rec = reconstruction(pipe, content)
+    for box in boxes:
+        assert diff(out, rec)[deep_inside(box)].mean() > CHANGED
+    assert far_outside(boxes).sum() > 1000
+    assert diff(out, rec)[far_outside(boxes)].max() <= UNCHANGED
+    # region 2 with region 1's reference looks different from region 2 with its own
+    swapped = run(editor(content, boxes), [refs[0], refs[0], refs[2]])
+    assert diff(out, swapped)[deep_inside(boxes[1])].mean() > CHANGED
+    assert diff(out, swapped)[deep_inside(boxes[0])].max() <= UNCHANGED
+
+
+def test_strength_zero_leaves_its_region_unedited(pipe, content):
+    boxes = [(0, 32, 0, 32), (0, 32, SIZE - 32, SIZE)]
+    out = run(editor(content, boxes), [photo(1), photo(2)], strengths=(1.0, 0.0, 1.0))
+    d = diff(out, reconstruction(pipe, content))
+    assert d[deep_inside(boxes[0])].mean() > CHANGED
+    assert d[deep_inside(boxes[1])].max() <= UNCHANGED
+
+
+def test_soft_layer_alpha_blends_between_unedited_and_full_edit(pipe, content):
+    box = (0, SIZE, 0, 48)
+    full = run(editor(content, [box]), [photo(1)])
+    soft = editor(content, [box])
+    soft["layers"][0][..., 3] //= 2  # painted at half opacity
+    half = run(soft, [photo(1)])
+    rec = reconstruction(pipe, content)
+    inside = deep_inside(box)
+    assert 0 < diff(half, rec)[inside].mean() < diff(full, rec)[inside].mean()
+
+
+def test_whole_image_swaps_everywhere_and_ignores_painting(pipe, content):
+    out = run(editor(content, [(0, 32, 0, 32)]), [photo(1)], mode=logic.MODE_WHOLE)
+    expected = pipe(content, style=photo(1), resolution=logic.WORKING_SIZE, seed=0, output_type="np").images[0]
+    assert diff(out, logic.to_uint8(expected)).max() <= UNCHANGED
+    assert diff(out, reconstruction(pipe, content)).mean() > CHANGED
+
+
+def test_same_seed_same_output_other_seed_differs(pipe, content):
+    edit = editor(content, [(0, SIZE, 0, 64)])
+    a, b = run(edit, [photo(1)], seed=7), run(edit, [photo(1)], seed=7)
+    c = run(edit, [photo(1)], seed=8)
+    assert np.array_equal(a, b)
+    assert diff(a, c).mean() > 0.1
+
+
+def test_outlines_are_drawn_in_the_region_colour_only_on_request(pipe, content):
+    box = (32, 96, 32, 96)
+    plain = run(editor(content, [box]), [photo(1)])
+    outlined = run(editor(content, [box]), [photo(1)], outlines=True)
+    edge = np.zeros((SIZE, SIZE), bool)
+    edge[32, 40:88] = True  # on the box's top edge
+    assert (outlined[edge] == logic.REGION_COLORS[0]).all()
+    assert not (plain[edge] == logic.REGION_COLORS[0]).all(-1).any()
+    assert np.array_equal(outlined[deep_inside(box)], plain[deep_inside(box)])
+
+
+def test_large_photo_is_edited_at_working_size_and_returned_at_full_size(pipe):
+    big = np.asarray(logic.Image.fromarray(photo(0)).resize((600, 450)))
+    edit = {"background": big, "layers": [np.zeros((450, 600, 4), np.uint8)], "composite": big}
+    edit["layers"][0][:, :200, 3] = 255
+    out = run(edit, [photo(1)])
+    assert out.shape == (450, 600, 3)
+    rec = logic.to_uint8(pipe(big, style=big, resolution=logic.WORKING_SIZE, seed=0, output_type="np").images[0])
+    assert diff(out, rec)[:, :100].mean() > CHANGED
+    assert diff(out, rec)[:, 450:].max() <= UNCHANGED
+
+
+# ---- problems the user sees as messages -------------------------------------------------------------
+def test_empty_region_with_reference_warns_and_returns_the_unedited_photo(pipe, content):
+    with pytest.warns(UserWarning, match="region 2 has a style reference but nothing is painted"):
+        out = run(editor(content, [None, None]), [None, photo(1)])
+    assert diff(out, reconstruction(pipe, content)).max() <= UNCHANGED
+
+
+def test_empty_region_beside_a_painted_one_only_edits_the_painted_one(pipe, content):
+    box = (0, SIZE, 0, 40)
+    with pytest.warns(UserWarning, match="region 2"):
+        out = run(editor(content, [box, None]), [photo(1), photo(2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        alone = run(editor(content, [box]), [photo(1)])
+    assert np.array_equal(out, alone)
+
+
+def test_painted_region_without_reference_names_the_region(pipe, content):
+    with pytest.raises(gr.Error, match="region 2 is painted but has no style reference"):
+        run(editor(content, [(0, 32, 0, 32), (0, 32, 96, 128)]), [photo(1), None])
+
+
+def test_no_content_photo_asks_for_one(pipe):
+    with pytest.raises(gr.Error, match="upload a content photo"):
+        run({"background": None, "layers": [], "composite": None}, [photo(1)])
+    with pytest.raises(gr.Error, match="upload a content photo"):
+        run(None, [photo(1)])
+
+
+def test_nothing_painted_and_no_reference_explains_what_to_do(pipe, content):
+    with pytest.raises(gr.Error, match="paint a region .* or choose 'whole image'"):
+        run(editor(content, []), [])
+
+
+def test_whole_image_without_reference_asks_for_reference_1(pipe, content):
+    with pytest.raises(gr.Error, match="reference 1"):
+        run(editor(content, []), [], mode=logic.MODE_WHOLE)
+
+
+def test_bad_seed_is_refused_with_a_message(pipe, content):
+    with pytest.raises(gr.Error, match="seed must be a whole number"):
+        run(editor(content, [(0, 32, 0, 32)]), [photo(1)], seed=-1)
+
+
+def test_photo_too_large_is_refused_with_its_size(pipe):
+    huge = np.zeros((10, logic.MAX_SIDE + 1, 3), np.uint8)
+    with pytest.raises(gr.Error, match=f"{logic.MAX_SIDE + 1}x10"):
+        run({"background": huge, "layers": [], "composite": huge}, [photo(1)], mode=logic.MODE_WHOLE)
+
+
+def test_reference_that_is_not_an_image_gives_a_message(pipe, content):
+    boxes = [(0, 32, 0, 32), None, (96, 128, 96, 128)]
+    with pytest.raises(gr.Error, match="style reference for region 3"):
+        run(editor(content, boxes), [photo(1), None, np.zeros((4, 4, 2), np.uint8)])
+
+
+def test_unreadable_upload_becomes_a_message_naming_the_component(tmp_path):
+    bogus = tmp_path / "photo.png"
+    bogus.write_bytes(b"this is not a PNG")
+    component = logic.CheckedImage(label="Style reference for region 1", type="numpy")
+    payload = gr.FileData(path=str(bogus), orig_name="photo.png")
+    with pytest.raises(gr.Error, match="'Style reference for region 1' could not be read as an image"):
+        component.preprocess(payload)
+
+
+# ---- models -----------------------------------------------------------------------------------------
+def test_model_that_cannot_be_loaded_gives_a_message_naming_it(tmp_path):
+    with pytest.raises(gr.Error, match=f"could not load the model '{tmp_path}'"):
+        run(editor(photo(0), [(0, 32, 0, 32)]), [photo(1)], model=str(tmp_path))
+
+
+def test_models_are_loaded_once_and_cached(monkeypatch):
+    loads = []
+    monkeypatch.setattr(logic, "load_pipeline", lambda name: loads.append(name) or tiny_pipe())
+    cache = logic.ModelCache()
+    assert cache.get("some/model") is cache.get(" some/model ")
+    assert cache.get("") is cache.get(logic.DEFAULT_MODEL)
+    assert loads == ["some/model", logic.DEFAULT_MODEL]
+
+
+def test_default_model_falls_back_to_a_random_small_model_with_a_notice(monkeypatch, tmp_path, caplog):
+    monkeypatch.setitem(logic.BUNDLED_MODELS, logic.DEFAULT_MODEL, tmp_path / "missing")
+    with caplog.at_level(logging.WARNING, logger=logic.__name__):
+        pipe = logic.load_pipeline(logic.DEFAULT_MODEL)
+    small = build_models(logic.FALLBACK_PRESET)[0]
+    assert pipe.encoder.config.style_dim == small.config.style_dim
+    assert "randomly initialised" in caplog.text
+    assert "randomly initialised" in logic.model_notice()
+
+
+# ---- region suggestion ------------------------------------------------------------------------------
+def stripes_and_grass() -> np.ndarray:
+    """Two striped bands (x < 40 and x >= 88) on flat green."""
+    stripes = np.stack([0.5 + 0.4 * np.sin(0.5 * _xx), 0.3 + 0 * _xx, 0.5 + 0.4 * np.cos(0.5 * _xx)], -1)
+    img = np.zeros((SIZE, SIZE, 3), np.uint8)
+    img[:] = (40, 160, 60)
+    stripes = (stripes * 255).astype(np.uint8)
+    img[:, :40], img[:, 88:] = stripes[:, :40], stripes[:, 88:]
+    return img
+
+
+def test_click_suggests_the_similar_connected_area(pipe):
+    img = stripes_and_grass()
+    mask = logic.suggest_region(pipe, img, x=10, y=64, threshold=0.8, connected=True)
+    assert mask.shape == (SIZE, SIZE) and mask.dtype == np.uint8
+    assert (mask[:, :32] == 255).mean() > 0.95  # the clicked band
+    assert (mask[:, 48:] == 0).all()  # grass and the other band
+
+
+def test_unconnected_suggestion_also_finds_the_other_band(pipe):
+    mask = logic.suggest_region(pipe, stripes_and_grass(), x=10, y=64, threshold=0.8, connected=False)
+    assert (mask[:, 96:] == 255).mean() > 0.9
+    assert (mask[:, 48:80] == 0).all()
+
+
+def test_higher_threshold_never_grows_the_suggestion(pipe):
+    img = photo(0)
+    sizes = [(logic.suggest_region(pipe, img, 64, 64, t, False) > 0).sum() for t in (-1.0, 0.5, 0.9, 1.0)]
+    assert sizes[0] == SIZE * SIZE
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] >= 1
+
+
+def test_suggest_handler_returns_preview_and_mask_and_checks_the_click(pipe):
+    edit = editor(stripes_and_grass(), [])
+    preview, mask = logic.suggest_handler(edit, 10, 64, 0.8, True, "region 2", TEST_MODEL)
+    assert preview.shape == (SIZE, SIZE, 3)
+    tinted = preview[5, 20].astype(int)  # inside: half photo, half region 2's colour
+    expected = (stripes_and_grass()[5, 20].astype(int) + np.array(logic.REGION_COLORS[1])) // 2
+    assert np.abs(tinted - expected).max() <= 1
+    assert np.array_equal(preview[5, 100], stripes_and_grass()[5, 100]) or mask[5, 100] > 0
+    with pytest.raises(gr.Error, match="click inside the photo"):
+        logic.suggest_handler(edit, 500, 64, 0.8, True, "region 1", TEST_MODEL)
+
+
+def test_accepting_a_suggestion_paints_it_into_the_chosen_layer_and_keeps_the_others(pipe, content):
+    edit = editor(content, [(0, 10, 0, 10)])
+    suggestion = np.zeros((SIZE, SIZE), np.uint8)
+    suggestion[50:70, 50:70] = 255
+    new = logic.accept_handler(edit, suggestion, "region 2")
+    assert len(new["layers"]) == logic.NUM_REGIONS
+    assert np.array_equal(new["layers"][0], edit["layers"][0])
+    assert (new["layers"][1][50:70, 50:70, 3] == 255).all() and new["layers"][1][..., 3].sum() == 400 * 255
+    assert (new["layers"][1][60, 60, :3] == logic.REGION_COLORS[1]).all()
+    assert (new["layers"][2][..., 3] == 0).all()
+    assert (new["composite"][60, 60, :3] == logic.REGION_COLORS[1]).all()
+    # the accepted region is then restyled like a painted one
+    out = run(new, [photo(1), photo(2)])
+    assert diff(out, run(edit, [photo(1)]))[55:65, 55:65].mean() > CHANGED
+
+
+def test_accept_without_suggestion_asks_for_a_click(pipe, content):
+    with pytest.raises(gr.Error, match="click on the photo first"):
+        logic.accept_handler(editor(content, []), None, "region 1")
