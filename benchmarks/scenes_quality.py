@@ -23,6 +23,7 @@ the numbers as JSON.
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ from tcp_hub.data.transforms import make_transform
 from tcp_hub.errors import InputError
 from tcp_hub.evaluation import (colour_transfer_gain, edge_agreement, evaluation_masks, psnr, region_differences,
                                 reinhard_transfer)
-from tcp_hub.evaluation.fid import feature_statistics, frechet_distance, inception_features
+from tcp_hub.evaluation.fid import features_frechet_distance, inception_features
 from tcp_hub.image_io import open_image_file
 from tcp_hub.models import TCPEncoder, TCPGenerator
 from tcp_hub.pipeline import TCPPipeline
@@ -48,7 +49,8 @@ def parse_args(argv=None):
                                                "or a folder with encoder/ and generator/ (a training checkpoint)")
     p.add_argument("--images", required=True, help="folder of held-out photos (searched recursively)")
     p.add_argument("--resolution", type=int, default=256, help="side of the centre crops (a multiple of 16)")
-    p.add_argument("--max_images", type=int, default=50, help="use the first N photos (sorted by path); pairs grow as N^2")
+    p.add_argument("--max_images", type=int, default=50,
+                   help="use the first N photos (sorted by path); the pairs grow as N^2")
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0, help="seed of the region-edit masks")
@@ -81,38 +83,35 @@ def load_models(model: str):
     return pipe.encoder, pipe.generator
 
 
-def _fid(generated_features, real_features) -> float:
-    return float(frechet_distance(*feature_statistics(torch.cat(generated_features)), *feature_statistics(real_features)))
-
-
-def _batches(items, size):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _median(values: torch.Tensor) -> float:
+    return statistics.median(v for v in values.tolist() if not math.isnan(v))
 
 
 @torch.no_grad()
 def evaluate(encoder, generator, images: torch.Tensor, batch_size: int, device: str, seed: int) -> dict:
     """All the numbers of the module docstring for ``images [N, 3, R, R]`` in [-1, 1]."""
     encoder, generator = encoder.to(device).eval(), generator.to(device).eval()
+
+    def render(content, style, masks=None):
+        return generator(content, style, masks, noise_mode="none").float().cpu().clamp(-1, 1)
+
     codes = [encoder(b.to(device)) for b in images.split(batch_size)]
     content, style = torch.cat([c for c, _ in codes]), torch.cat([s for _, s in codes])
-    render = lambda c, s, m=None: generator(c, s, m, noise_mode="none").float().cpu().clamp(-1, 1)  # noqa: E731
-
     rec = torch.cat([render(c, s) for c, s in zip(content.split(batch_size), style.split(batch_size))])
     n = len(images)
-    pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
+    pairs = torch.tensor([(i, j) for i in range(n) for j in range(n) if i != j])  # [P, 2] (content, style)
     masks = evaluation_masks(len(pairs), images.shape[-1], seed)
     real_features = inception_features(images, batch_size, device)
-    swap_features, reinhard_features, scores = [], [], {k: [] for k in ("gain_swap", "gain_reinhard", "edges_swap",
-                                                        "edges_reinhard", "inside", "outside", "band")}
-    for start, batch in enumerate(tqdm(list(_batches(pairs, batch_size)), desc="Scoring pairs")):
-        i, j = (torch.tensor(t) for t in zip(*batch))
-        mask = masks[start * batch_size:start * batch_size + len(batch)]
+    swap_features, reinhard_features = [], []
+    scores = {k: [] for k in ("gain_swap", "gain_reinhard", "edges_swap", "edges_reinhard", "inside", "outside",
+                              "band")}
+    for batch, mask in tqdm(list(zip(pairs.split(batch_size), masks.split(batch_size))), desc="Scoring pairs"):
+        i, j = batch.unbind(1)
         x_content, x_style = images[i], images[j]
-        swap = render(content[i.to(device)], style[j.to(device)])
+        c, s_own, s_ref = content[i.to(device)], style[i.to(device)], style[j.to(device)]
+        swap = render(c, s_ref)
         reinhard = reinhard_transfer(x_content, x_style)
-        mixed = render(content[i.to(device)], torch.stack([style[i.to(device)], style[j.to(device)]], 1),
-                       torch.cat([1 - mask, mask], 1).to(device))
+        mixed = render(c, torch.stack([s_own, s_ref], 1), torch.cat([1 - mask, mask], 1).to(device))
         changes = region_differences(mixed, rec[i], mask)
         scores["gain_swap"].append(colour_transfer_gain(swap, x_content, x_style))
         scores["gain_reinhard"].append(colour_transfer_gain(reinhard, x_content, x_style))
@@ -124,18 +123,19 @@ def evaluate(encoder, generator, images: torch.Tensor, batch_size: int, device: 
         reinhard_features.append(inception_features(reinhard, batch_size, device))
 
     scores = {k: torch.cat(v) for k, v in scores.items()}
-    median = lambda k: statistics.median(v for v in scores[k].tolist() if v == v)  # noqa: E731  (NaN-free)
-    mean = lambda k: float(scores[k].nanmean())  # noqa: E731
     return {
         "images": n, "ordered_pairs": len(pairs), "resolution": images.shape[-1],
         "reconstruction_psnr": float(psnr(rec, images).mean()),
-        "swap_fid": _fid(swap_features, real_features),
-        "reinhard_fid": _fid(reinhard_features, real_features),
+        "swap_fid": features_frechet_distance(torch.cat(swap_features), real_features),
+        "reinhard_fid": features_frechet_distance(torch.cat(reinhard_features), real_features),
         "fid_real_images": n, "fid_generated_images": len(pairs),
-        "colour_gain_swap_median": median("gain_swap"), "colour_gain_reinhard_median": median("gain_reinhard"),
-        "edge_agreement_swap_median": median("edges_swap"),
-        "edge_agreement_reinhard_median": median("edges_reinhard"),
-        "edit_inside_change": mean("inside"), "edit_outside_change": mean("outside"), "edit_band_change": mean("band"),
+        "colour_gain_swap_median": _median(scores["gain_swap"]),
+        "colour_gain_reinhard_median": _median(scores["gain_reinhard"]),
+        "edge_agreement_swap_median": _median(scores["edges_swap"]),
+        "edge_agreement_reinhard_median": _median(scores["edges_reinhard"]),
+        "edit_inside_change": float(scores["inside"].nanmean()),
+        "edit_outside_change": float(scores["outside"].nanmean()),
+        "edit_band_change": float(scores["band"].nanmean()),
     }
 
 

@@ -7,8 +7,13 @@ raise ``gr.Error`` with a message for the user; the functions they call raise `I
 """
 
 import functools
+import hashlib
+import io
 import logging
+import os
 import threading
+import uuid
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import gradio as gr
@@ -392,3 +397,34 @@ class CheckedImageEditor(gr.ImageEditor):
         except _UNREADABLE:
             raise gr.Error("the content photo could not be read as an image: upload a PNG, JPEG or WebP "
                            "photo") from None
+
+
+class ResultImage(gr.Image):
+    """``gr.Image`` output whose numpy results are written to Gradio's cache atomically.
+
+    Gradio 6.31 saves an output array by rewriting ``<cache>/<hash of its bytes>/image.png`` in
+    place, so two requests that produce the same result at the same time (two users clicking the
+    same example) can be served a half-written file. Writing under a temporary name and renaming
+    it into place avoids that.
+    """
+
+    is_template = True  # rendered by the frontend as a plain Image
+
+    def postprocess(self, value):
+        if isinstance(value, np.ndarray):
+            value = save_png_atomically(value, self.GRADIO_CACHE)
+        return super().postprocess(value)
+
+
+def save_png_atomically(image: np.ndarray, folder: str) -> str:
+    """Write ``image`` as ``<folder>/<sha256 of the PNG>/result.png`` (never half-written) -> its path."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    path = Path(folder) / hashlib.sha256(data).hexdigest() / "result.png"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{uuid.uuid4().hex}.partial")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    return str(path)

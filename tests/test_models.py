@@ -167,3 +167,11 @@ def test_models_round_trip_through_sharded_safetensors_and_fp16_variant(tmp_path
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         torch.testing.assert_close(half.float()(x)[1], encoder(x)[1], rtol=0, atol=5e-3)
+
+
+def test_gpu_and_cpu_blur_paths_compute_the_same_filter():
+    from tcp_hub.models.layers import _blur_depthwise, _blur_slices
+
+    x = torch.randn(2, 5, 9, 11)
+    taps = [0.25, 0.75, 0.75, 0.25]  # [1, 3, 3, 1] normalised, times 2 (as after upsampling)
+    torch.testing.assert_close(_blur_slices(x, taps), _blur_depthwise(x, taps), rtol=1e-5, atol=1e-6)

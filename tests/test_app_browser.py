@@ -1,0 +1,111 @@
+"""The app driven in a real browser: Debian's Chromium through Playwright (both installed by the CI).
+
+Upload a photo, paint a region with the mouse, set a reference, press Run, and read the result back
+from the page. Skipped, with the reason, where Chromium or Playwright is missing.
+"""
+
+import shutil
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tcp_hub import app_logic as logic
+from test_app_client import load_app
+from test_app_handlers import CHANGED, MARGIN, SIZE, UNCHANGED, diff, photo, reconstruction, tiny_pipe
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+PHOTO_SIZE = 2 * SIZE
+LOCAL = ("http://127.0.0.1", "http://localhost", "data:", "blob:")  # shown at about 1:1 on the canvas
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which(CHROMIUM) is None,
+                       reason=f"{CHROMIUM} not found (apt-get install -y --no-install-recommends chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The app on a local port with a tiny model as its default; records what each edit received."""
+    pipe = tiny_pipe()
+    logic.MODEL_CACHE.put("", pipe)
+    app = load_app()
+    app.demo.queue(default_concurrency_limit=logic.CONCURRENCY_LIMIT)
+    _, url, _ = app.demo.launch(prevent_thread_lock=True, quiet=True, **app.LAUNCH_OPTIONS)
+    folder = tmp_path_factory.mktemp("browser")
+    files = {"content": folder / "content.png", "reference": folder / "reference.png"}
+    Image.fromarray(photo(0)).resize((PHOTO_SIZE, PHOTO_SIZE), Image.Resampling.BICUBIC).save(files["content"])
+    Image.fromarray(photo(1)).save(files["reference"])
+    try:
+        yield url, pipe, files
+    finally:
+        app.demo.close()
+        logic.MODEL_CACHE.clear()
+
+
+@pytest.fixture(scope="module")
+def page():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            # the page asks for web fonts and the like; nothing outside the local server can be reached
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(LOCAL)
+                       else route.abort())
+            yield page
+        finally:
+            browser.close()
+
+
+def paint_left_band(page, width_fraction=0.3):
+    """Brush horizontal strokes over the left part of the photo shown on the editor's canvas."""
+    canvas = page.locator("#editor canvas").first.bounding_box()
+    zoom = float(page.locator("#editor").get_by_text("%").first.inner_text().strip().rstrip("%")) / 100
+    side = PHOTO_SIZE * zoom  # the photo is centred on the canvas
+    left, top = canvas["x"] + (canvas["width"] - side) / 2, canvas["y"] + (canvas["height"] - side) / 2
+    for row in np.arange(0.02, 0.98, 0.02):
+        page.mouse.move(left + 2, top + row * side)
+        page.mouse.down()
+        page.mouse.move(left + width_fraction * side, top + row * side, steps=8)
+        page.mouse.up()
+
+
+def test_upload_paint_run_and_download_in_chromium(served, page, monkeypatch):
+    url, pipe, files = served
+    received = []
+    stylize = logic.stylize
+    monkeypatch.setattr(logic, "stylize", lambda pipe, content, masks, *a, **k:
+                        received.append(masks[0]) or stylize(pipe, content, masks, *a, **k))
+
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#run", timeout=60_000)
+    page.locator("#editor input[type=file]").set_input_files(str(files["content"]))
+    page.wait_for_selector("#editor button[aria-label=Brush]", timeout=30_000)
+    page.wait_for_timeout(1000)  # the canvas lays the photo out
+    paint_left_band(page)
+    page.locator("#reference-1 input[type=file]").set_input_files(str(files["reference"]))
+    page.wait_for_selector("#reference-1 img", timeout=30_000)
+    page.locator("#run").click()
+    result = page.wait_for_selector("#result img", timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app_browser.png"), full_page=True)
+
+    out = np.asarray(Image.open(BytesIO(page.request.get(result.get_attribute("src")).body())).convert("RGB"))
+    assert out.shape == (PHOTO_SIZE, PHOTO_SIZE, 3)
+    # what the brush painted reached the server as region 1: the left band of the photo
+    mask = received[-1] > 0.5
+    assert mask[:, : PHOTO_SIZE // 5].mean() > 0.9 and not mask[:, PHOTO_SIZE // 2:].any()
+    content = np.asarray(Image.open(files["content"]).convert("RGB"))
+    d = diff(out, reconstruction(pipe, content))
+    inside = np.zeros_like(mask)
+    inside[16:-16, 16:PHOTO_SIZE // 5] = True
+    assert d[inside].mean() > CHANGED
+    right_edge = np.nonzero(mask.any(0))[0].max()
+    assert d[:, right_edge + 1 + 2 * MARGIN:].max() <= UNCHANGED  # MARGIN is at SIZE; this photo is 2x

@@ -1,0 +1,128 @@
+"""TCPTrainer: one D step + one G step per batch, schedules, ablation, accumulation, EMA, NaN stop."""
+
+import statistics
+
+import pytest
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+
+from tcp_hub import build_models, losses
+from tcp_hub.data import SyntheticScenes
+from tcp_hub.training import NonFiniteLossError, TCPTrainer, TrainerConfig
+
+RES = 32
+TCP_TERMS = {"code_consistency", "content_alignment", "g_gan_mix", "d_fake_mix"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def make_trainer(accumulation=1, **config):
+    torch.manual_seed(0)
+    models = build_models("tiny", RES)
+    return TCPTrainer(*models, TrainerConfig(**config), Accelerator(cpu=True, gradient_accumulation_steps=accumulation))
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    data = SyntheticScenes(resolution=RES, length=64, seed=0)
+    return torch.stack([data[i] for i in range(64)])
+
+
+def params(model):
+    return torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+
+
+def test_one_step_trains_all_four_networks_and_reports_every_term(scenes):
+    trainer = make_trainer()
+    before = {n: params(trainer.unwrapped(n)) for n in ("encoder", "generator", "discriminator", "patch_discriminator")}
+    terms = trainer.step(scenes[:4])
+    assert trainer.global_step == 1
+    assert TCP_TERMS <= set(terms) and {"reconstruction", "g_gan_rec", "g_gan_swap", "g_patch", "d_real",
+                                        "d_fake_rec", "d_fake_swap", "d_patch_real", "d_patch_fake",
+                                        "d_r1", "d_patch_r1", "d_total", "g_total"} <= set(terms)
+    assert all(isinstance(v, float) and v == v for v in terms.values())
+    # Untrained logits are near 0, so every GAN term starts near log 2.
+    assert 0.3 < terms["d_real"] < 1.2 and 0.3 < terms["g_gan_swap"] < 1.2
+    assert 0.1 < terms["reconstruction"] < 1.0
+    for name, old in before.items():
+        assert not torch.equal(old, params(trainer.unwrapped(name))), f"{name} did not change"
+
+
+def test_swae_ablation_turns_both_tcp_losses_off(scenes):
+    terms = make_trainer(ablation="swae").step(scenes[:4])
+    assert not TCP_TERMS & set(terms)
+    assert "reconstruction" in terms and "g_patch" in terms
+
+
+def test_code_consistency_every_k_steps_and_lazy_r1_on_their_schedules(scenes):
+    trainer = make_trainer(code_consistency_interval=3, r1_interval=2)
+    seen = [trainer.step(scenes[4 * i:4 * i + 4]) for i in range(7)]
+    assert [i for i, t in enumerate(seen) if "code_consistency" in t] == [0, 3, 6]
+    assert [i for i, t in enumerate(seen) if "d_r1" in t] == [0, 2, 4, 6]
+    assert all("content_alignment" in t for t in seen)
+
+
+def test_discriminator_optimiser_is_scaled_for_lazy_r1():
+    trainer = make_trainer(learning_rate=0.002, r1_interval=16)
+    g, d = trainer.opt_g.param_groups[0], trainer.opt_d.param_groups[0]
+    assert g["lr"] == pytest.approx(0.002) and g["betas"] == pytest.approx((0.0, 0.99))
+    assert d["lr"] == pytest.approx(0.002 * 16 / 17) and d["betas"] == pytest.approx((0.0, 0.99 ** (16 / 17)))
+
+
+def test_odd_batch_is_refused_with_a_clear_message(scenes):
+    with pytest.raises(ValueError, match="must be even"):
+        make_trainer().step(scenes[:3])
+
+
+def test_same_seed_same_losses_and_seed_changes_the_draws(scenes):
+    a = make_trainer(seed=1).step(scenes[:4])
+    b = make_trainer(seed=1).step(scenes[:4])
+    c = make_trainer(seed=2).step(scenes[:4])
+    assert a == b
+    assert a["content_alignment"] != c["content_alignment"]
+
+
+def test_gradient_accumulation_steps_both_optimisers_once_per_accumulated_batch(scenes):
+    trainer = make_trainer(accumulation=2)
+    g0, d0 = params(trainer.unwrapped("generator")), params(trainer.unwrapped("discriminator"))
+    trainer.step(scenes[:4])
+    assert trainer.global_step == 0
+    assert torch.equal(g0, params(trainer.unwrapped("generator")))
+    assert torch.equal(d0, params(trainer.unwrapped("discriminator")))
+    trainer.step(scenes[4:8])
+    assert trainer.global_step == 1
+    assert not torch.equal(g0, params(trainer.unwrapped("generator")))
+    assert not torch.equal(d0, params(trainer.unwrapped("discriminator")))
+
+
+def test_ema_averages_encoder_and_generator_after_each_step(scenes):
+    trainer = make_trainer(use_ema=True, ema_decay=0.75)
+    start = params(trainer.unwrapped("generator"))
+    trainer.step(scenes[:4])
+    now = params(trainer.unwrapped("generator"))
+    assert torch.allclose(params(trainer.publishable("generator")), 0.75 * start + 0.25 * now, atol=1e-6)
+    assert set(trainer.ema) == {"encoder", "generator"}
+
+
+def test_non_finite_loss_stops_before_the_update_naming_term_and_step(scenes, monkeypatch):
+    trainer = make_trainer()
+    trainer.step(scenes[:4])
+    generator_before = params(trainer.unwrapped("generator"))
+    monkeypatch.setattr(losses, "reconstruction_loss", lambda rec, x: torch.tensor(float("nan")))
+    with pytest.raises(NonFiniteLossError, match="'reconstruction' is nan at step 1") as info:
+        trainer.step(scenes[4:8])
+    assert info.value.term == "reconstruction" and info.value.step == 1
+    assert torch.equal(generator_before, params(trainer.unwrapped("generator")))
+
+
+def test_reconstruction_loss_falls_over_a_short_run(scenes):
+    torch.manual_seed(0)
+    trainer = make_trainer()
+    history = [trainer.step(scenes[(8 * i) % 64:(8 * i) % 64 + 8])["reconstruction"] for i in range(120)]
+    first, last = statistics.mean(history[:10]), statistics.mean(history[-10:])
+    assert last < 0.8 * first, (first, last)
