@@ -42,12 +42,13 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps") as demo:
         editor = logic.CheckedImageEditor(
             label="Content photo (paint regions on the layers)", type="numpy", format="png", elem_id="editor",
             sources=("upload", "clipboard"), transforms=(), image_mode="RGBA",
-            brush=gr.Brush(colors=[logic.rgb_css(c) for c in logic.REGION_COLORS], color_mode="fixed"),
+            brush=gr.Brush(colors=[(logic.rgb_css(c), logic.BRUSH_OPACITY) for c in logic.REGION_COLORS],
+                           color_mode="fixed"),
             eraser=gr.Eraser(),
             layers=gr.LayerOptions(layers=list(logic.REGION_NAMES), allow_additional_layers=False),
         )
         output = logic.ResultImage(label="Result", type="numpy", format="png", interactive=False,
-                          buttons=["download", "fullscreen"], elem_id="result")
+                                   buttons=["download", "fullscreen"], elem_id="result")
     with gr.Row():
         mode = gr.Radio(logic.MODES, value=logic.MODE_REGIONS, label="Edit")
         run = gr.Button("Run", variant="primary", elem_id="run")
@@ -58,7 +59,7 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps") as demo:
                 label = f"Style reference for {name}" + (" (and the whole image)" if i == 0 else "")
                 references.append(logic.CheckedImage(label=label, type="numpy", sources=("upload", "clipboard"),
                                                      elem_id=f"reference-{i + 1}"))
-                strengths.append(gr.Slider(0, 1, value=1.0, step=0.05, label=f"Strength {i + 1}"))
+                strengths.append(gr.Slider(0, 1, value=1.0, step=0.05, label=f"Strength for {name}"))
     with gr.Row():
         feather = gr.Slider(0, 20, value=4, step=0.5, label="Feather (px, softens region edges)")
         seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (same seed, same result)")

@@ -2,7 +2,7 @@
 
 Run from the repository root: ``python examples/make_examples.py``. Writes, beside this file:
 ``valley.jpg`` / ``room.jpg`` (content photos), ``<scene>_region<k>.png`` (RGBA layers: the alpha is
-the painted region, as the ImageEditor saves it), ``<scene>_composite.png``, and the style references
+the painted region, as the ImageEditor saves a brush stroke), ``<scene>_composite.png``, and the style references
 ``ref_sunset.jpg``, ``ref_snow.jpg``, ``ref_forest.jpg``.
 """
 
@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFilter
 HERE = Path(__file__).parent
 W, H = 256, 192
 REGION_COLORS = [(230, 57, 70), (42, 157, 143), (69, 123, 229)]  # as tcp_hub.app_logic.REGION_COLORS
+BRUSH_OPACITY = 0.5  # as tcp_hub.app_logic.BRUSH_OPACITY: layers look like the app's brush strokes
 
 
 def gradient(top, bottom, h=H, w=W):
@@ -42,7 +43,7 @@ def save_scene(name, photo, masks):
     comp = background
     for i, mask in enumerate(masks):
         layer = Image.new("RGBA", (W, H), REGION_COLORS[i] + (0,))
-        layer.putalpha(mask)
+        layer.putalpha(mask.point(lambda a: round(a * BRUSH_OPACITY)))
         layer.save(HERE / f"{name}_region{i + 1}.png", optimize=True)
         comp = Image.alpha_composite(comp, layer)
     comp.convert("RGB").save(HERE / f"{name}_composite.png", optimize=True)
@@ -58,9 +59,10 @@ def valley(rng):
     draw.rectangle([0, 125, 256, 192], fill=(90, 150, 70))
     draw.ellipse([60, 145, 200, 180], fill=(70, 120, 180))
     photo = grain(np.asarray(pil.filter(ImageFilter.GaussianBlur(0.8)), np.float32), rng, 5)
-    masks = region_masks([("polygon", [(0, 0), (256, 0), (256, 62), (200, 95), (140, 40), (95, 90), (50, 55), (0, 105)]),
-                          ("polygon", [(0, 115), (50, 66), (95, 100), (140, 52), (200, 105), (256, 76), (256, 124), (0, 124)]),
-                          ("polygon", [(0, 132), (256, 132), (256, 192), (0, 192)])])
+    sky = [(0, 0), (256, 0), (256, 62), (200, 95), (140, 40), (95, 90), (50, 55), (0, 105)]
+    ridge = [(0, 115), (50, 66), (95, 100), (140, 52), (200, 105), (256, 76), (256, 124), (0, 124)]
+    meadow = [(0, 132), (256, 132), (256, 192), (0, 192)]
+    masks = region_masks([("polygon", sky), ("polygon", ridge), ("polygon", meadow)])
     save_scene("valley", photo, masks)
 
 
@@ -74,8 +76,9 @@ def room(rng):
     draw.rectangle([30, 105, 130, 150], fill=(60, 80, 120))
     draw.rectangle([30, 90, 130, 112], fill=(70, 95, 140))
     photo = grain(np.asarray(pil.filter(ImageFilter.GaussianBlur(0.8)), np.float32), rng, 5)
-    masks = region_masks([("polygon", [(0, 0), (256, 0), (256, 136), (134, 136), (134, 86), (26, 86), (26, 136), (0, 136)]),
-                          ("polygon", [(0, 154), (256, 144), (256, 192), (0, 192)])])
+    wall = [(0, 0), (256, 0), (256, 136), (134, 136), (134, 86), (26, 86), (26, 136), (0, 136)]
+    floor = [(0, 154), (256, 144), (256, 192), (0, 192)]
+    masks = region_masks([("polygon", wall), ("polygon", floor)])
     save_scene("room", photo, masks)
 
 
@@ -91,7 +94,8 @@ def references(rng):
     draw = ImageDraw.Draw(forest)
     for _ in range(40):
         x, y = rng.integers(0, W), rng.integers(0, H)
-        draw.ellipse([x - 18, y - 14, x + 18, y + 14], fill=tuple(int(v) for v in rng.integers([20, 80, 20], [70, 150, 60])))
+        leaf = tuple(int(v) for v in rng.integers([20, 80, 20], [70, 150, 60]))
+        draw.ellipse([x - 18, y - 14, x + 18, y + 14], fill=leaf)
     for x in range(10, 256, 37):
         draw.rectangle([x, 120, x + 6, 192], fill=(80, 55, 35))
     for name, img in (("sunset", sunset), ("snow", snow), ("forest", forest)):

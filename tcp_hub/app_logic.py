@@ -40,6 +40,9 @@ FALLBACK_PRESET = "small"
 NUM_REGIONS = 3
 REGION_NAMES = [f"region {i + 1}" for i in range(NUM_REGIONS)]
 REGION_COLORS = [(230, 57, 70), (42, 157, 143), (69, 123, 229)]  # brush, outline and suggestion colours
+# The brush paints at this opacity so the photo shows through; a layer's alpha at or above it
+# (255 * BRUSH_OPACITY) is a fully painted pixel, lower alpha a partly painted one.
+BRUSH_OPACITY = 0.5
 MODE_REGIONS, MODE_WHOLE = "painted regions", "whole image"
 MODES = [MODE_REGIONS, MODE_WHOLE]
 
@@ -129,7 +132,10 @@ def editor_background(editor: Optional[dict]) -> np.ndarray:
 
 
 def editor_masks(editor: dict, size: Tuple[int, int]) -> List[np.ndarray]:
-    """The painted regions: one soft mask ``[H, W]`` float32 in [0, 1] per region (its layer's alpha).
+    """The painted regions: one soft mask ``[H, W]`` float32 in [0, 1] per region.
+
+    A region's mask is its layer's alpha relative to the brush's: ``alpha / (255 * BRUSH_OPACITY)``,
+    clipped to 1, so a brush stroke is a full edit and fainter paint a partial one.
 
     Missing layers are empty; layers of another size are resized to ``size`` (H, W).
     """
@@ -140,8 +146,9 @@ def editor_masks(editor: dict, size: Tuple[int, int]) -> List[np.ndarray]:
             masks.append(np.zeros(size, np.float32))
             continue
         layer = np.asarray(layer)
-        alpha = layer[..., 3] if layer.ndim == 3 and layer.shape[2] == 4 else (layer if layer.ndim == 2 else layer[..., 0])
-        mask = alpha.astype(np.float32) / (255.0 if alpha.dtype == np.uint8 else 1.0)
+        if layer.ndim == 3:  # RGBA: the alpha; otherwise the first channel
+            layer = layer[..., 3] if layer.shape[2] == 4 else layer[..., 0]
+        mask = layer.astype(np.float32) / ((255.0 if layer.dtype == np.uint8 else 1.0) * BRUSH_OPACITY)
         if mask.shape != tuple(size):
             mask = np.asarray(Image.fromarray(mask).resize((size[1], size[0]), Image.Resampling.BILINEAR))
         masks.append(np.clip(mask, 0, 1))
@@ -184,6 +191,9 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
         seed = 0
     if float(seed) != int(seed) or not 0 <= int(seed) < 2 ** 32:
         raise InputError(f"the seed must be a whole number from 0 to {2 ** 32 - 1}; got {seed}")
+    for strength, name in zip(strengths, REGION_NAMES):
+        if strength is None or not 0.0 <= float(strength) <= 1.0:
+            raise InputError(f"the strength of {name} is {strength}; it must be between 0 (unchanged) and 1")
     content = load_image(content, "content photo")
     references = [None if r is None else load_image(r, f"style reference for {name}")
                   for r, name in zip(references, REGION_NAMES)]
@@ -287,7 +297,10 @@ def suggestion_preview(image: np.ndarray, mask: np.ndarray, region: int, point: 
 
 
 def add_to_layer(editor: Optional[dict], mask: Optional[np.ndarray], region: int) -> dict:
-    """The editor value with ``mask`` painted into ``region``'s layer (added to what is painted there)."""
+    """The editor value with ``mask`` painted into ``region``'s layer (added to what is painted there).
+
+    The suggestion is painted as the brush would: in the region's colour at ``BRUSH_OPACITY``.
+    """
     background = editor_background(editor)
     if mask is None:
         raise InputError("click on the photo first to get a suggested region")
@@ -305,7 +318,8 @@ def add_to_layer(editor: Optional[dict], mask: Optional[np.ndarray], region: int
     layer = layers[region]
     inside = mask > 0
     layer[inside, :3] = REGION_COLORS[region]
-    layer[..., 3] = np.maximum(layer[..., 3], mask.astype(np.uint8))
+    painted = np.round(mask.astype(np.float32) * BRUSH_OPACITY).astype(np.uint8)
+    layer[..., 3] = np.maximum(layer[..., 3], painted)
     return {"background": background, "layers": layers, "composite": composite(background, layers)}
 
 
@@ -364,6 +378,7 @@ def click_point(evt: gr.SelectData):
     return evt.index[0], evt.index[1]
 
 
+@user_errors
 def photo_for_clicking(editor):
     """The editor's photo, shown where the user clicks for suggestions (None before an upload)."""
     background = None if editor is None else editor.get("background")

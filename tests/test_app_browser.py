@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tcp_hub import app_logic as logic
-from test_app_client import load_app
+from test_app_client import example_inputs, load_app
 from test_app_handlers import CHANGED, MARGIN, SIZE, UNCHANGED, diff, photo, reconstruction, tiny_pipe
 
 CHROMIUM = "/usr/bin/chromium"
@@ -65,15 +65,23 @@ def page():
 
 
 def paint_left_band(page, width_fraction=0.3):
-    """Brush horizontal strokes over the left part of the photo shown on the editor's canvas."""
-    canvas = page.locator("#editor canvas").first.bounding_box()
-    zoom = float(page.locator("#editor").get_by_text("%").first.inner_text().strip().rstrip("%")) / 100
+    """Brush a few wide vertical strokes over the left part of the photo shown on the editor's canvas.
+
+    Every mouse event redraws the canvas (software WebGL here, ~0.3 s), so the brush is widened
+    first and the strokes are few and coarse.
+    """
+    editor = page.locator("#editor")
+    editor.locator("button[aria-label='Brush Size']").click()
+    editor.locator("input[type=range]").fill("40")
+    editor.locator("button[aria-label=Brush]").click()
+    canvas = editor.locator("canvas").first.bounding_box()
+    zoom = float(editor.get_by_text("%").first.inner_text().strip().rstrip("%")) / 100
     side = PHOTO_SIZE * zoom  # the photo is centred on the canvas
     left, top = canvas["x"] + (canvas["width"] - side) / 2, canvas["y"] + (canvas["height"] - side) / 2
-    for row in np.arange(0.02, 0.98, 0.02):
-        page.mouse.move(left + 2, top + row * side)
+    for column in np.linspace(0.03, width_fraction - 0.05, 4):
+        page.mouse.move(left + column * side, top + 0.01 * side)
         page.mouse.down()
-        page.mouse.move(left + width_fraction * side, top + row * side, steps=8)
+        page.mouse.move(left + column * side, top + 0.99 * side, steps=4)
         page.mouse.up()
 
 
@@ -87,7 +95,7 @@ def test_upload_paint_run_and_download_in_chromium(served, page, monkeypatch):
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("#run", timeout=60_000)
     page.locator("#editor input[type=file]").set_input_files(str(files["content"]))
-    page.wait_for_selector("#editor button[aria-label=Brush]", timeout=30_000)
+    page.wait_for_selector("#editor button[aria-label='Brush Size']", timeout=30_000)
     page.wait_for_timeout(1000)  # the canvas lays the photo out
     paint_left_band(page)
     page.locator("#reference-1 input[type=file]").set_input_files(str(files["reference"]))
@@ -109,3 +117,15 @@ def test_upload_paint_run_and_download_in_chromium(served, page, monkeypatch):
     assert d[inside].mean() > CHANGED
     right_edge = np.nonzero(mask.any(0))[0].max()
     assert d[:, right_edge + 1 + 2 * MARGIN:].max() <= UNCHANGED  # MARGIN is at SIZE; this photo is 2x
+
+
+def test_an_example_runs_with_one_click(served, page):
+    url, _, _ = served
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#run", timeout=60_000)
+    page.get_by_text("Examples (click to run)").scroll_into_view_if_needed()
+    page.locator("table tbody tr").first.click()
+    result = page.wait_for_selector("#result img", timeout=60_000)
+    out = np.asarray(Image.open(BytesIO(page.request.get(result.get_attribute("src")).body())).convert("RGB"))
+    expected = logic.stylize_handler(*example_inputs(load_app()._examples()[0]))
+    assert np.array_equal(out, expected)

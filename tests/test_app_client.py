@@ -4,6 +4,7 @@ import importlib.util
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -11,8 +12,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from tcp_hub import app_logic as logic
-from test_app_handlers import (CHANGED, MARGIN, SIZE, TEST_MODEL, UNCHANGED, deep_inside, diff, far_outside, layer, photo,
-                               reconstruction, stripes_and_grass, tiny_pipe)
+from test_app_handlers import (CHANGED, MARGIN, SIZE, TEST_MODEL, UNCHANGED, deep_inside, diff, far_outside, layer,
+                               photo, reconstruction, stripes_and_grass, tiny_pipe)
 
 ROOT = Path(__file__).resolve().parents[1]
 BOX = (0, SIZE, 0, 40)  # region 1: the left band
@@ -118,8 +119,11 @@ def test_reference_that_is_not_an_image_is_refused_with_a_message(client, files,
 def test_upload_above_the_size_limit_is_refused(client, files, tmp_path):
     big = tmp_path / "huge.png"
     big.write_bytes(b"\0" * (21 * 1024 * 1024))  # 21 MB > logic.MAX_FILE_SIZE (20 MB)
-    with pytest.raises(Exception, match="(?i)size"):
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):  # gradio_client checks first
         stylize(client, editor_files(files["content"], [files["layer"]]), str(big))
+    with big.open("rb") as f:  # and the server refuses it from any other client too
+        response = httpx.post(client.src.rstrip("/") + "/gradio_api/upload", files={"files": f}, timeout=60)
+    assert response.status_code == 413 and "maximum" in response.text.lower()
 
 
 def test_suggested_region_can_be_accepted_and_restyled(client, pipe, files):
@@ -137,6 +141,37 @@ def test_suggested_region_can_be_accepted_and_restyled(client, pipe, files):
     assert d[8:-8, 8:32].mean() > CHANGED
     right_edge = np.nonzero(mask.any(0))[0].max()
     assert d[:, right_edge + 1 + MARGIN:].max() <= UNCHANGED
+
+
+def example_inputs(row):
+    """An example row as the handler receives it once Gradio has read its files (numpy images)."""
+    def read(path, mode):
+        return None if path is None else np.asarray(Image.open(path).convert(mode))
+
+    editor, refs, rest = row[0], row[1:4], row[4:]
+    editor = {"background": read(editor["background"], "RGBA"),
+              "layers": [read(p, "RGBA") for p in editor["layers"]],
+              "composite": read(editor["composite"], "RGBA")}
+    return [editor, *(read(r, "RGB") for r in refs), *rest]
+
+
+def test_every_example_runs_and_restyles_what_it_paints(pipe):
+    logic.MODEL_CACHE.put("", pipe)  # the examples use the default model
+    app = load_app()
+    rows = app._examples()
+    assert len(rows) >= 3
+    for row in rows:
+        inputs = example_inputs(row)
+        inputs[-2] = False  # no outlines: compare pixels
+        out = logic.stylize_handler(*inputs)
+        content = inputs[0]["background"]
+        assert out.shape == content.shape[:2] + (3,)
+        d = diff(out, reconstruction(pipe, content[..., :3]))
+        if inputs[7] == logic.MODE_WHOLE:
+            assert d.mean() > CHANGED
+        for mask, ref in zip(logic.editor_masks(inputs[0], content.shape[:2]), inputs[1:4]):
+            if inputs[7] == logic.MODE_REGIONS and mask.any():
+                assert ref is not None and d[mask > 0.99].mean() > CHANGED
 
 
 def _save(array, files, name):

@@ -151,7 +151,7 @@ def test_soft_layer_alpha_blends_between_unedited_and_full_edit(pipe, content):
     box = (0, SIZE, 0, 48)
     full = run(editor(content, [box]), [photo(1)])
     soft = editor(content, [box])
-    soft["layers"][0][..., 3] //= 2  # painted at half opacity
+    soft["layers"][0][..., 3] = round(255 * logic.BRUSH_OPACITY / 2)  # half as opaque as a brush stroke
     half = run(soft, [photo(1)])
     rec = reconstruction(pipe, content)
     inside = deep_inside(box)
@@ -237,6 +237,11 @@ def test_whole_image_without_reference_asks_for_reference_1(pipe, content):
 def test_bad_seed_is_refused_with_a_message(pipe, content):
     with pytest.raises(gr.Error, match="seed must be a whole number"):
         run(editor(content, [(0, 32, 0, 32)]), [photo(1)], seed=-1)
+
+
+def test_strength_outside_0_to_1_names_the_region(pipe, content):
+    with pytest.raises(gr.Error, match="strength of region 2 is 1.5"):
+        run(editor(content, [(0, 32, 0, 32)]), [photo(1)], strengths=(1.0, 1.5, 1.0))
 
 
 def test_photo_too_large_is_refused_with_its_size(pipe):
@@ -336,10 +341,13 @@ def test_accepting_a_suggestion_paints_it_into_the_chosen_layer_and_keeps_the_ot
     new = logic.accept_handler(edit, suggestion, "region 2")
     assert len(new["layers"]) == logic.NUM_REGIONS
     assert np.array_equal(new["layers"][0], edit["layers"][0])
-    assert (new["layers"][1][50:70, 50:70, 3] == 255).all() and new["layers"][1][..., 3].sum() == 400 * 255
+    stroke = round(255 * logic.BRUSH_OPACITY)  # painted like a brush stroke
+    assert (new["layers"][1][50:70, 50:70, 3] == stroke).all() and new["layers"][1][..., 3].sum() == 400 * stroke
     assert (new["layers"][1][60, 60, :3] == logic.REGION_COLORS[1]).all()
     assert (new["layers"][2][..., 3] == 0).all()
-    assert (new["composite"][60, 60, :3] == logic.REGION_COLORS[1]).all()
+    alpha = stroke / 255  # the editor shows the photo through the paint
+    shown = (1 - alpha) * content[60, 60] + alpha * np.array(logic.REGION_COLORS[1])
+    assert np.abs(new["composite"][60, 60, :3] - shown).max() <= 1
     # the accepted region is then restyled like a painted one
     out = run(new, [photo(1), photo(2)])
     assert diff(out, run(edit, [photo(1)]))[55:65, 55:65].mean() > CHANGED

@@ -1,7 +1,7 @@
 """Training options: the trainer's knobs (one dataclass) and the script's command line built from them.
 
-``--config FILE`` reads a JSON object whose keys are argument names (``"train_batch_size": 16``);
-flags given on the command line override it.
+``--config FILE`` reads a JSON object whose keys are argument names (``"train_batch_size": 16``;
+keys starting with ``_`` are comments); flags given on the command line override it.
 """
 
 import argparse
@@ -137,6 +137,7 @@ def load_config_file(path: str, parser: argparse.ArgumentParser) -> dict:
         raise InputError(f"config file {path} is not valid JSON: {e}") from None
     if not isinstance(values, dict):
         raise InputError(f"config file {path} must hold a JSON object of argument names and values")
+    values = {k: v for k, v in values.items() if not k.startswith("_")}  # "_comment" keys are notes
     known = {a.dest for a in parser._actions}
     unknown = sorted(set(values) - known - {"config"})
     if unknown:

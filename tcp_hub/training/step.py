@@ -201,9 +201,11 @@ class TCPTrainer:
             fake_logits = D(fake_batch).split(b)
             real_patches = self._crops(x, _D_REAL_CROPS).detach().requires_grad_(do_r1)
             reference = self._crops(x, _REFERENCE_CROPS)  # [B, T, 3, P, P] texture references of x
-            fake_patches = self._crops(fakes["swap"].detach(), _D_FAKE_CROPS)
-            real_patch_logits = Dp(real_patches, reference)
-            fake_patch_logits = Dp(fake_patches, reference[partner])
+            # swap[p(i)] = G(c[p(i)], s[i]) has x[i]'s texture (p is an involution), so one call with
+            # x[i]'s references judges real and fake patches and encodes the references once.
+            fake_patches = self._crops(fakes["swap"].detach(), _D_FAKE_CROPS)[partner]
+            patch_logits = Dp(torch.cat([real_patches, fake_patches], 1), reference)
+            real_patch_logits, fake_patch_logits = patch_logits.split(cfg.num_crops, dim=1)
         terms["d_real"] = L.discriminator_real_loss(real_logits)
         weights = {"rec": cfg.d_rec_weight, "swap": cfg.d_swap_weight, "mix": cfg.d_swap_weight}
         total = terms["d_real"]

@@ -1,0 +1,140 @@
+"""Training throughput: the whole TCPTrainer iteration (D step + G step, lazy R1 and code consistency
+on their schedules) on one device, with random images already on the device (no data loading).
+
+    python benchmarks/train_throughput.py                                  # full model, 256 px, batch 16
+    python benchmarks/train_throughput.py --precision bf16 --ablation swae --compile
+    python benchmarks/train_throughput.py --preset tiny --resolution 64 --device cpu --steps 3   # smoke test
+
+Prints one table row per (precision, ablation): images/s, iterations/s, peak memory, and the share
+of the iteration spent in each phase (measured with CUDA events, so the loop never waits for the
+GPU): generate = E + G forward; D step = discriminator losses, backward and update (R1 included);
+R1 = the R1 gradient computation within it; G step = G losses, backward of E + G, update;
+TCP fwd = the extra forward passes of the TCP terms (region-mixed G call, re-encoding for code
+consistency), counted within generate and G step.
+"""
+
+import argparse
+import contextlib
+import time
+from collections import defaultdict
+
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+
+from tcp_hub.models import build_models
+from tcp_hub.training import TCPTrainer, TrainerConfig
+
+PHASES = ("generate", "d_step", "r1", "g_step", "tcp_forward")
+
+
+class PhaseTimer:
+    """Sums the time spent in named phases: CUDA events on a GPU, wall clock on a CPU."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.events = defaultdict(list)
+        self.enabled = False
+
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        if not self.enabled:
+            yield
+            return
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            yield
+            end.record()
+            self.events[name].append((start, end))
+        else:
+            t0 = time.perf_counter()
+            yield
+            self.events[name].append(time.perf_counter() - t0)
+
+    def totals_ms(self) -> dict:
+        if self.cuda:
+            torch.cuda.synchronize()
+            return {k: sum(s.elapsed_time(e) for s, e in v) for k, v in self.events.items()}
+        return {k: 1000 * sum(v) for k, v in self.events.items()}
+
+
+def measure(args, precision: str, ablation: str) -> dict:
+    AcceleratorState._reset_state(reset_partial_state=True)
+    accelerator = Accelerator(mixed_precision={"fp32": "no"}.get(precision, precision), cpu=args.device == "cpu")
+    device = accelerator.device
+    torch.manual_seed(0)
+    encoder, generator, discriminator, patch_discriminator = build_models(args.preset, args.resolution)
+    if args.compile:  # D and Dpatch stay eager: R1 needs double backward, which compiled graphs lack
+        encoder, generator = torch.compile(encoder), torch.compile(generator)
+    config = TrainerConfig(ablation=ablation, channels_last=args.channels_last, nan_check_steps=args.nan_check_steps)
+    trainer = TCPTrainer(encoder, generator, discriminator, patch_discriminator, config, accelerator)
+    timer = PhaseTimer(device)
+    trainer.profiler = timer
+    images = torch.rand(args.batch_size, 3, args.resolution, args.resolution, device=device) * 2 - 1
+    for _ in range(args.warmup):
+        trainer.run_step(images)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    timer.enabled = args.phases
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        trainer.run_step(images)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    phases = timer.totals_ms()
+    timer.enabled = False
+    if args.profile:
+        with torch.profiler.profile() as prof:
+            for _ in range(4):
+                trainer.run_step(images)
+        sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+        print(prof.key_averages().table(sort_by=sort, row_limit=15, max_name_column_width=60))
+    total_ms = 1000 * seconds
+    return {
+        "precision": precision, "ablation": ablation,
+        "images_per_s": args.steps * args.batch_size / seconds, "it_per_s": args.steps / seconds,
+        "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan"),
+        "shares": {p: phases.get(p, 0.0) / total_ms for p in PHASES},
+    }
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="full", choices=("full", "small", "tiny"))
+    p.add_argument("--resolution", type=int, default=256)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--steps", type=int, default=32, help="timed iterations (32 = 2 R1 + 2 code-consistency steps)")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--precision", nargs="+", default=["bf16", "fp32"], choices=("bf16", "fp16", "fp32"))
+    p.add_argument("--ablation", nargs="+", default=["swae", "tcp"], choices=("swae", "tcp"))
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cuda", "cpu"))
+    p.add_argument("--compile", action="store_true", help="torch.compile the encoder and generator")
+    p.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--phases", action=argparse.BooleanOptionalAction, default=True,
+                   help="time phases with CUDA events (no GPU syncs inside the loop)")
+    p.add_argument("--nan_check_steps", type=int, default=1, help="as in training: NaN check every N steps")
+    p.add_argument("--profile", action="store_true", help="after the table, print torch.profiler's top kernels")
+    args = p.parse_args(argv)
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+
+    name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
+    print(f"{name}: preset {args.preset}, {args.resolution} px, batch {args.batch_size}, {args.steps} steps, "
+          f"compile={args.compile}, channels_last={args.channels_last}, torch {torch.__version__}")
+    header = "| precision | ablation | images/s | it/s | peak GiB | generate | D step | R1 | G step | TCP fwd |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for precision in args.precision:
+        for ablation in args.ablation:
+            r = measure(args, precision, ablation)
+            shares = " | ".join(f"{100 * r['shares'][ph]:.0f}%" for ph in PHASES)
+            print(f"| {precision} | {ablation} | {r['images_per_s']:.1f} | {r['it_per_s']:.2f} | "
+                  f"{r['peak_gib']:.1f} | {shares} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""train_accelerate.py end to end on the tiny model: output folder, config files, resume, two processes, NaN stop."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from accelerate.state import AcceleratorState
+from huggingface_hub import ModelCard
+from PIL import Image
+from safetensors.torch import load_file
+
+from tcp_hub import TCPDiscriminator, TCPPatchDiscriminator, TCPPipeline, losses
+from tcp_hub.errors import InputError
+from tcp_hub.training import NonFiniteLossError, parse_args, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--dataset", "synthetic", "--synthetic_length", "48", "--preset", "tiny", "--resolution", "32",
+        "--train_batch_size", "4", "--report_to", "none", "--logging_steps", "1", "--sample_steps", "0",
+        "--r1_interval", "2", "--code_consistency_interval", "3"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def run_script(*args, launcher=("python",), env=None):
+    cmd = [*launcher, str(ROOT / "train_accelerate.py"), *TINY, *map(str, args)]
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env or {})}
+    result = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def weights(folder):
+    return load_file(str(next(Path(folder).glob("*.safetensors"))))
+
+
+def test_script_writes_loadable_pipeline_discriminators_card_samples_and_prunes_checkpoints(tmp_path):
+    out = tmp_path / "run"
+    run_script("--output_dir", out, "--max_train_steps", 4, "--checkpointing_steps", 1,
+               "--checkpoints_total_limit", 2, "--sample_steps", 2, "--num_samples", 4, "--holdout", 8,
+               "--use_ema", "--ema_decay", 0.5)
+    pipe = TCPPipeline.from_pretrained(out)
+    content = torch.rand(1, 3, 32, 32)
+    edited = pipe(content, style=torch.rand(1, 3, 32, 32), output_type="pt").images
+    assert edited.shape == (1, 3, 32, 32) and torch.isfinite(edited).all()
+    # Published encoder/generator are the EMA weights, not the last step's.
+    published, ema = weights(out / "generator"), weights(out / "checkpoint-4" / "ema_generator")
+    raw = weights(out / "checkpoint-4" / "generator")
+    assert all(torch.equal(published[k], ema[k]) for k in published)
+    assert any(not torch.equal(published[k], raw[k]) for k in published)
+    assert isinstance(TCPDiscriminator.from_pretrained(out / "discriminators" / "discriminator"), TCPDiscriminator)
+    assert isinstance(TCPPatchDiscriminator.from_pretrained(out / "discriminators" / "patch_discriminator"),
+                      TCPPatchDiscriminator)
+    assert json.loads((out / "training_args.json").read_text())["max_train_steps"] == 4
+    card = ModelCard.load(out / "README.md")
+    assert card.data.pipeline_tag == "image-to-image" and card.data.library_name == "tcp-hub"
+    assert "| optimiser steps | 4 |" in card.text and "| images seen | 16 (batch 4 per step) |" in card.text
+    assert "code consistency" in card.text and "40 procedural synthetic scenes" in card.text
+    grids = sorted(p.name for p in (out / "samples").glob("*.png"))
+    assert grids == ["step-0000002.png", "step-0000004.png"]
+    assert Image.open(out / "samples" / grids[-1]).size == (4 * 32, 4 * 32)  # 4 images x 4 rows
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(("checkpoint", ".tmp"))) == \
+        ["checkpoint-3", "checkpoint-4"]
+
+
+def test_resume_from_latest_continues_exactly_like_an_uninterrupted_run(tmp_path):
+    common = ["--checkpointing_steps", 6, "--use_ema", "--write_rank_checksums"]
+    run_script("--output_dir", tmp_path / "straight", "--max_train_steps", 12, *common)
+    run_script("--output_dir", tmp_path / "split", "--max_train_steps", 6, *common)
+    resumed = run_script("--output_dir", tmp_path / "split", "--max_train_steps", 12, "--resume_from_checkpoint",
+                         "latest", *common)
+    assert "resumed from" in resumed.stdout + resumed.stderr and "at step 6" in resumed.stdout + resumed.stderr
+    for run in ("straight", "split"):
+        assert json.loads((tmp_path / run / "checkpoint-12" / "trainer_state.json").read_text())["global_step"] == 12
+    straight, split = weights(tmp_path / "straight" / "generator"), weights(tmp_path / "split" / "generator")
+    assert all(torch.allclose(straight[k], split[k], atol=1e-6) for k in straight)
+    assert json.loads((tmp_path / "straight" / "rank-0.json").read_text()) == \
+        json.loads((tmp_path / "split" / "rank-0.json").read_text())
+
+
+def test_two_cpu_processes_train_in_sync(tmp_path):
+    out = tmp_path / "ddp"
+    run_script("--output_dir", out, "--max_train_steps", 4, "--checkpointing_steps", 100,
+               "--write_rank_checksums", launcher=("torchrun", "--standalone", "--nproc_per_node", "2"),
+               env={"ACCELERATE_USE_CPU": "1"})
+    rank0, rank1 = (json.loads((out / f"rank-{i}.json").read_text()) for i in (0, 1))
+    assert rank0 == rank1
+    args = json.loads((out / "training_args.json").read_text())
+    assert args["train_batch_size"] == 4
+    assert "| images seen | 32 (batch 8 per step) |" in (out / "README.md").read_text()
+
+
+def test_nan_stops_the_run_naming_the_term_and_saves_the_last_good_state(tmp_path, monkeypatch):
+    real = losses.code_consistency_loss
+    calls = []
+
+    def poisoned(*args, **kwargs):
+        calls.append(1)
+        value = real(*args, **kwargs)
+        return value * float("nan") if len(calls) == 2 else value
+
+    monkeypatch.setattr(losses, "code_consistency_loss", poisoned)
+    out = tmp_path / "nan"
+    with pytest.raises(NonFiniteLossError, match="'code_consistency' is nan at step 3") as info:
+        train(parse_args([*TINY, "--output_dir", str(out), "--max_train_steps", "10", "--checkpointing_steps", "100"]))
+    assert info.value.step == 3
+    saved = weights(out / "checkpoint-3" / "generator")
+    assert all(torch.isfinite(v).all() for v in saved.values())
+    assert json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())["global_step"] == 3
+
+
+def test_config_file_supplies_defaults_and_command_line_flags_win(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"_comment": "notes are allowed", "resolution": 64, "train_batch_size": 6,
+                                  "ablation": "swae", "use_ema": True}))
+    args = parse_args(["--config", str(config), "--dataset", "synthetic", "--resolution", "32"])
+    assert (args.resolution, args.train_batch_size, args.ablation, args.use_ema) == (32, 6, "swae", True)
+
+
+def test_config_file_with_an_unknown_key_is_refused(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"batch_size": 8}))
+    with pytest.raises(InputError, match=r"unknown keys \['batch_size'\]"):
+        parse_args(["--config", str(config), "--dataset", "synthetic"])
+
+
+@pytest.mark.parametrize("name", ["ffhq256", "church256", "scenes256-small"])
+def test_shipped_configs_parse(name):
+    args = parse_args(["--config", str(ROOT / "configs" / f"{name}.json"), "--train_data_dir", "photos"])
+    assert args.resolution == 256 and args.use_ema and args.mixed_precision == "bf16"
+    assert args.preset == ("small" if name.endswith("small") else "full")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--output_dir", "x"], "no training data given"),
+    (["--dataset", "synthetic", "--train_batch_size", "5"], "must be even"),
+])
+def test_bad_arguments_get_a_message_for_the_user(argv, message):
+    with pytest.raises(InputError, match=message):
+        parse_args(argv)
+
+
+def test_throughput_benchmark_runs_on_cpu_with_the_tiny_model():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--preset", "tiny",
+                             "--resolution", "64", "--batch_size", "4", "--steps", "3", "--warmup", "1",
+                             "--precision", "fp32", "--ablation", "swae", "tcp"],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| fp32")]
+    assert len(rows) == 2 and "swae" in rows[0] and "tcp" in rows[1]
+    images_per_second = float(rows[0].split("|")[3])
+    assert images_per_second > 0
