@@ -15,13 +15,14 @@ Every random draw of training (generator noise, crops, masks) comes from generat
 
 import contextlib
 import math
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 from accelerate import Accelerator
 from torch import nn
 
 from .. import losses as L
+from ..random_masks import random_masks
 from .config import TrainerConfig
 from .ema import ModelEMA
 
@@ -173,8 +174,6 @@ class TCPTrainer:
             if with_mix:
                 with self.profiler.phase("tcp_forward"):
                     b, _, h, w = x.shape
-                    from ..random_masks import random_masks
-
                     mask = random_masks(b, h, w, generator=self._rng(_MASKS, cpu=True))
                     mask = mask.to(x.device, x.dtype, non_blocking=True)
                     out["mask"] = mask
