@@ -1,6 +1,6 @@
 """Model cards and uploads to the Hugging Face Hub.
 
-The card's text is ``MODEL_CARD.md`` (at the repository root) with ``{{ name }}`` placeholders;
+The card's text is ``tcp_hub/templates/model_card.md`` (``MODEL_CARD.md`` at the repository root links to it) with ``{{ name }}`` placeholders;
 `render_model_card` fills them and prepends the YAML front matter the Hub reads (license, tags,
 ``pipeline_tag: image-to-image``, ``library_name``). `push_folder` uploads a finished output folder.
 """
@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 
 from huggingface_hub import HfApi, ModelCard, ModelCardData
 
-TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "MODEL_CARD.md"
+TEMPLATE_PATH = Path(__file__).resolve().parent / "templates" / "model_card.md"
 LIBRARY_NAME = "tcp-hub"
 TAGS = ["tcp-hub", "image-to-image", "style-transfer", "region-editing", "swapping-autoencoder"]
 # Training leftovers that stay out of an upload.

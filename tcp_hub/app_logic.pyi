@@ -1,0 +1,461 @@
+"""What the Gradio app does, as plain functions: read the editor's painted regions, restyle them,
+suggest a region from a click, load and cache models, and turn user mistakes into messages.
+
+``app.py`` only lays out the page and wires these handlers to it. Handlers take what Gradio hands
+over (numpy images, the ImageEditor's ``{"background", "layers", "composite"}`` dict, numbers) and
+raise ``gr.Error`` with a message for the user; the functions they call raise `InputError`.
+"""
+
+import functools
+import hashlib
+import io
+import logging
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import gradio as gr
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+from .errors import InputError
+from .image_io import load_image
+from .masks import outline
+from .models import build_models
+from .pipeline import BUNDLED_MODELS, TCPPipeline
+
+logger = logging.getLogger(__name__)
+
+WORKING_SIZE = 256  # the model's training size: photos are edited at this longest side, then scaled back
+MAX_SIDE = 8000  # longest photo side accepted (after the upload size limit)
+MAX_FILE_SIZE = "20mb"  # per upload; passed to `demo.launch(max_file_size=...)`
+CONCURRENCY_LIMIT = 2  # edits running at once; the rest wait in the queue
+
+DEFAULT_MODEL = "tcp-scenes"
+FALLBACK_PRESET = "small"
+NUM_REGIONS = 3
+REGION_NAMES = [f"region {i + 1}" for i in range(NUM_REGIONS)]
+REGION_COLORS = [(230, 57, 70), (42, 157, 143), (69, 123, 229)]  # brush, outline and suggestion colours
+# The brush paints at this opacity so the photo shows through; a layer's alpha at or above it
+# (255 * BRUSH_OPACITY) is a fully painted pixel, lower alpha a partly painted one.
+BRUSH_OPACITY = 0.5
+MODE_REGIONS, MODE_WHOLE = "painted regions", "whole image"
+MODES = [MODE_REGIONS, MODE_WHOLE]
+
+
+def rgb_css(color: Sequence[int]) -> str:
+    return f"rgb({color[0]}, {color[1]}, {color[2]})"
+
+
+# ---- models --------------------------------------------------------------------------------------
+def bundled_model_available() -> bool:
+    return BUNDLED_MODELS[DEFAULT_MODEL].is_dir()
+
+
+def model_notice() -> str:
+    """Markdown telling the user which default model they get (empty when the trained one is bundled)."""
+    if bundled_model_available():
+        return ""
+    return (f"**Note:** the bundled `{DEFAULT_MODEL}` weights are not installed, so the default model is a "
+            f"randomly initialised `{FALLBACK_PRESET}` model: results show how the app works, not what a "
+            "trained model does. Enter a trained model's folder or Hub repo id under *Model*.")
+
+
+def load_pipeline(name: str) -> TCPPipeline:
+    """Load a model by bundled short name, local folder or Hub repo id; `InputError` if that fails."""
+    if name == DEFAULT_MODEL and not bundled_model_available():
+        logger.warning("bundled model folder %s not found; using a randomly initialised '%s' model instead "
+                       "(outputs are not meaningful until trained weights are added)",
+                       BUNDLED_MODELS[DEFAULT_MODEL], FALLBACK_PRESET)
+        encoder, generator, _, _ = build_models(FALLBACK_PRESET, WORKING_SIZE)
+        return TCPPipeline(encoder.eval(), generator.eval())
+    try:
+        return TCPPipeline.from_pretrained(name)
+    except InputError:
+        raise
+    except Exception as err:  # any failure to load is the user's choice of model: say so, log the details
+        logger.exception("could not load model %r", name)
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise InputError(f"could not load the model '{name}': it must be '{DEFAULT_MODEL}', a local folder "
+                         f"holding a saved TCPPipeline (with model_index.json), or a Hub repo id that can be "
+                         f"downloaded. Reason: {reason}") from None
+
+
+class ModelCache:
+    """Pipelines by name, each loaded once and shared by all requests (inference only reads them)."""
+
+    def __init__(self):
+        self._pipes: Dict[str, TCPPipeline] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(name: Optional[str]) -> str:
+        return (name or "").strip() or DEFAULT_MODEL
+
+    def put(self, name: str, pipe: TCPPipeline) -> None:
+        with self._lock:
+            self._pipes[self.key(name)] = pipe
+
+    def get(self, name: Optional[str]) -> TCPPipeline:
+        key = self.key(name)
+        with self._lock:  # one load per name even when several requests ask for it at once
+            if key not in self._pipes:
+                self._pipes[key] = load_pipeline(key)
+            return self._pipes[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pipes.clear()
+
+
+MODEL_CACHE = ModelCache()
+
+
+# ---- editor values -------------------------------------------------------------------------------
+def editor_background(editor: Optional[dict]) -> np.ndarray:
+    """The photo under the painting: ``[H, W, 3|4]`` uint8. `InputError` if none was uploaded."""
+    background = None if editor is None else editor.get("background")
+    if background is None or np.asarray(background).size == 0:
+        raise InputError("upload a content photo first (drop it on the editor)")
+    background = np.asarray(background)
+    if background.ndim == 3 and background.shape[2] == 4 and background[..., 3].max() == 0:
+        raise InputError("the content photo is fully transparent: upload a photo to edit")
+    height, width = background.shape[:2]
+    if max(height, width) > MAX_SIDE:
+        raise InputError(f"the content photo is {width}x{height}; photos may be at most {MAX_SIDE} px on their "
+                         "longest side. Resize it and upload it again")
+    return background
+
+
+def editor_masks(editor: dict, size: Tuple[int, int]) -> List[np.ndarray]:
+    """The painted regions: one soft mask ``[H, W]`` float32 in [0, 1] per region.
+
+    A region's mask is its layer's alpha relative to the brush's: ``alpha / (255 * BRUSH_OPACITY)``,
+    clipped to 1, so a brush stroke is a full edit and fainter paint a partial one.
+
+    Missing layers are empty; layers of another size are resized to ``size`` (H, W).
+    """
+    layers = list(editor.get("layers") or [])[:NUM_REGIONS]
+    masks = []
+    for layer in layers + [None] * (NUM_REGIONS - len(layers)):
+        if layer is None:
+            masks.append(np.zeros(size, np.float32))
+            continue
+        layer = np.asarray(layer)
+        if layer.ndim == 3:  # RGBA: the alpha; otherwise the first channel
+            layer = layer[..., 3] if layer.shape[2] == 4 else layer[..., 0]
+        mask = layer.astype(np.float32) / ((255.0 if layer.dtype == np.uint8 else 1.0) * BRUSH_OPACITY)
+        if mask.shape != tuple(size):
+            mask = np.asarray(Image.fromarray(mask).resize((size[1], size[0]), Image.Resampling.BILINEAR))
+        masks.append(np.clip(mask, 0, 1))
+    return masks
+
+
+def composite(background: np.ndarray, layers: Sequence[np.ndarray]) -> np.ndarray:
+    """What the editor shows: the RGBA layers drawn over the background -> ``[H, W, 4]`` uint8."""
+    out = Image.fromarray(np.ascontiguousarray(background)).convert("RGBA")
+    for layer in layers:
+        out = Image.alpha_composite(out, Image.fromarray(np.ascontiguousarray(layer)).convert("RGBA"))
+    return np.asarray(out)
+
+
+# ---- editing -------------------------------------------------------------------------------------
+def draw_outlines(image: np.ndarray, masks: Sequence[Tuple[int, np.ndarray]]) -> np.ndarray:
+    """Draw each ``(region index, mask [H, W])`` outline in its region colour on ``image [H, W, 3]`` uint8."""
+    out = image.copy()
+    width = max(1, round(max(image.shape[:2]) / 200))
+    for index, mask in masks:
+        edge = outline(torch.from_numpy(mask), width).numpy()
+        out[edge] = REGION_COLORS[index]
+    return out
+
+
+def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
+            references: Sequence[Optional[np.ndarray]], strengths: Sequence[float], whole_image: bool = False,
+            feather: float = 0.0, seed: int = 0, show_outlines: bool = False,
+            warn=gr.Warning) -> np.ndarray:
+    """Restyle ``content [H, W, 3|4]`` uint8 -> ``[H, W, 3]`` uint8 at the content's size.
+
+    Args:
+        masks, references, strengths: per region (``NUM_REGIONS`` each); a region is edited when it is
+            painted and has a reference. ``whole_image`` instead swaps the look everywhere with reference 1.
+        feather: softening of region edges, px at the working size.
+        seed: fixes the generator noise: equal inputs and seed give equal outputs.
+        warn: called with a message for problems that do not stop the edit (an empty region).
+    """
+    if seed is None:
+        seed = 0
+    if float(seed) != int(seed) or not 0 <= int(seed) < 2 ** 32:
+        raise InputError(f"the seed must be a whole number from 0 to {2 ** 32 - 1}; got {seed}")
+    for strength, name in zip(strengths, REGION_NAMES):
+        if strength is None or not 0.0 <= float(strength) <= 1.0:
+            raise InputError(f"the strength of {name} is {strength}; it must be between 0 (unchanged) and 1")
+    content = load_image(content, "content photo")
+    references = [None if r is None else load_image(r, f"style reference for {name}")
+                  for r, name in zip(references, REGION_NAMES)]
+    common = dict(feather=float(feather or 0), resolution=WORKING_SIZE, max_side=MAX_SIDE, seed=int(seed),
+                  output_type="np")
+    if whole_image:
+        if references[0] is None:
+            raise InputError("upload a style reference for the whole-image swap (reference 1)")
+        result = pipe(content, style=references[0], strength=float(strengths[0]), **common).images[0]
+        return to_uint8(result)
+
+    used = []
+    for i, (mask, reference) in enumerate(zip(masks, references)):
+        painted = bool((mask > 0).any())
+        if painted and reference is None:
+            raise InputError(f"{REGION_NAMES[i]} is painted but has no style reference: upload a reference photo "
+                             f"for {REGION_NAMES[i]}, or erase its painting")
+        if reference is not None and not painted:
+            warn(f"{REGION_NAMES[i]} has a style reference but nothing is painted in it; it is left unedited")
+        if painted:
+            used.append(i)
+    if not used and all(r is None for r in references):
+        raise InputError("nothing to restyle: paint a region on the photo and give it a style reference, or "
+                         f"choose '{MODE_WHOLE}'")
+    if not used:  # references only for empty regions: the photo as the model reconstructs it
+        result = pipe(content, style=content, strength=0.0, **common).images[0]
+        return to_uint8(result)
+    result = pipe(content, style=[references[i] for i in used], mask=[masks[i] for i in used],
+                  strength=[float(strengths[i]) for i in used], **common).images[0]
+    result = to_uint8(result)
+    if show_outlines:
+        result = draw_outlines(result, [(i, masks[i]) for i in used])
+    return result
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """``[H, W, 3]`` float in [0, 1] -> uint8 (rounded)."""
+    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+# ---- region suggestion ---------------------------------------------------------------------------
+def _connected_to(mask: torch.Tensor, seed: Tuple[int, int]) -> torch.Tensor:
+    """The 8-connected part of boolean ``mask [h, w]`` that contains pixel ``seed`` (row, col)."""
+    allowed = mask.float()[None, None]
+    grown = torch.zeros_like(allowed)
+    grown[..., seed[0], seed[1]] = 1
+    while True:  # geodesic dilation: grow inside the mask until nothing changes
+        nxt = F.max_pool2d(grown, 3, 1, 1) * allowed
+        if torch.equal(nxt, grown):
+            return grown[0, 0] > 0
+        grown = nxt
+
+
+def suggest_region(pipe: TCPPipeline, image: np.ndarray, x: float, y: float, threshold: float = 0.8,
+                   connected: bool = True) -> np.ndarray:
+    """Propose the region of ``image [H, W, 3|4]`` whose content resembles the clicked pixel ``(x, y)``.
+
+    The content code ``[C, h, w]`` (one L2-normalised vector per 16x16 cell at the working size) is
+    compared with the clicked cell's code by cosine similarity; the similarity map is upsampled to
+    the image, cut at ``threshold`` and, with ``connected``, kept to the part touching the click.
+
+    Returns:
+        mask ``[H, W]`` uint8, 255 inside the suggestion.
+    """
+    img = load_image(image, "content photo")
+    width, height = img.size
+    if x is None or y is None or not (0 <= x < width and 0 <= y < height):
+        raise InputError(f"click inside the photo to suggest a region (the photo is {width}x{height}; "
+                         f"got point {x}, {y})")
+    if not -1.0 <= threshold <= 1.0:
+        raise InputError(f"the similarity threshold must be between -1 and 1; got {threshold}")
+    content, _ = pipe.encode(img, resolution=WORKING_SIZE, max_side=MAX_SIDE)  # [1, C, h, w]
+    scale = WORKING_SIZE / max(width, height)
+    work_h, work_w = max(1, round(height * scale)), max(1, round(width * scale))
+    stride = pipe.encoder.downsample_factor
+    row, col = min(int(y * scale), work_h - 1), min(int(x * scale), work_w - 1)
+    clicked = content[0, :, row // stride, col // stride]
+    similarity = torch.einsum("chw,c->hw", content[0].float(), clicked.float())
+    similarity = F.interpolate(similarity[None, None], scale_factor=stride, mode="bilinear",
+                               align_corners=False)[0, 0, :work_h, :work_w]
+    mask = similarity >= threshold
+    mask[row, col] = True  # the clicked code always resembles itself
+    if connected:
+        mask = _connected_to(mask, (row, col))
+    full = F.interpolate(mask.float()[None, None], size=(height, width), mode="bilinear", align_corners=False)
+    full = full[0, 0] >= 0.5
+    full[int(y), int(x)] = True
+    return full.numpy().astype(np.uint8) * 255
+
+
+def suggestion_preview(image: np.ndarray, mask: np.ndarray, region: int, point: Tuple[float, float]) -> np.ndarray:
+    """The photo with the suggestion tinted in the region's colour and the click marked -> ``[H, W, 3]`` uint8."""
+    rgb = np.asarray(load_image(image, "content photo")).astype(np.float32)
+    inside = (mask > 127)[..., None]
+    tint = np.asarray(REGION_COLORS[region], np.float32)
+    out = np.where(inside, 0.5 * rgb + 0.5 * tint, rgb)
+    x, y = int(point[0]), int(point[1])
+    r = max(2, round(max(rgb.shape[:2]) / 100))
+    out[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = (255, 255, 255)
+    return out.astype(np.uint8)
+
+
+def add_to_layer(editor: Optional[dict], mask: Optional[np.ndarray], region: int) -> dict:
+    """The editor value with ``mask`` painted into ``region``'s layer (added to what is painted there).
+
+    The suggestion is painted as the brush would: in the region's colour at ``BRUSH_OPACITY``.
+    """
+    background = editor_background(editor)
+    if mask is None:
+        raise InputError("click on the photo first to get a suggested region")
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        mask = mask[..., 3] if mask.shape[2] == 4 else mask[..., 0]
+    height, width = background.shape[:2]
+    if mask.shape != (height, width):
+        raise InputError(f"the suggestion is {mask.shape[1]}x{mask.shape[0]} but the photo is {width}x{height}: "
+                         "click on the photo again to suggest a region for this photo")
+    layers = [np.asarray(layer).copy() for layer in (editor.get("layers") or [])][:NUM_REGIONS]
+    layers = [l if l.shape[:2] == (height, width) and l.ndim == 3 and l.shape[2] == 4
+              else np.zeros((height, width, 4), np.uint8) for l in layers]
+    layers += [np.zeros((height, width, 4), np.uint8) for _ in range(NUM_REGIONS - len(layers))]
+    layer = layers[region]
+    inside = mask > 0
+    layer[inside, :3] = REGION_COLORS[region]
+    painted = np.round(mask.astype(np.float32) * BRUSH_OPACITY).astype(np.uint8)
+    layer[..., 3] = np.maximum(layer[..., 3], painted)
+    return {"background": background, "layers": layers, "composite": composite(background, layers)}
+
+
+# ---- Gradio handlers -----------------------------------------------------------------------------
+def user_errors(fn):
+    """Show `InputError` to the user as a ``gr.Error`` message (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputError as err:
+            raise gr.Error(str(err)) from None
+
+    return wrapper
+
+
+def region_index(region) -> int:
+    if isinstance(region, str) and region in REGION_NAMES:
+        return REGION_NAMES.index(region)
+    if isinstance(region, (int, float)) and int(region) in range(NUM_REGIONS):
+        return int(region)
+    raise InputError(f"choose a region to add the suggestion to: one of {', '.join(REGION_NAMES)}")
+
+
+@user_errors
+def stylize_handler(editor, reference_1, reference_2, reference_3, strength_1, strength_2, strength_3,
+                    mode, feather, seed, show_outlines, model):
+    """The "Run" button and the ``/stylize`` endpoint -> result ``[H, W, 3]`` uint8."""
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {MODES}; got {mode!r}")
+    content = editor_background(editor)
+    masks = editor_masks(editor, content.shape[:2])
+    pipe = MODEL_CACHE.get(model)
+    return stylize(pipe, content, masks, [reference_1, reference_2, reference_3],
+                   [strength_1, strength_2, strength_3], whole_image=mode == MODE_WHOLE, feather=feather,
+                   seed=seed, show_outlines=bool(show_outlines))
+
+
+@user_errors
+def suggest_handler(editor, x, y, threshold, connected, region, model):
+    """Click (or the ``/suggest_region`` endpoint) -> (preview ``[H, W, 3]``, mask ``[H, W]`` uint8)."""
+    content = editor_background(editor)
+    mask = suggest_region(MODEL_CACHE.get(model), content, x, y, float(threshold), bool(connected))
+    return suggestion_preview(content, mask, region_index(region), (x, y)), mask
+
+
+@user_errors
+def accept_handler(editor, mask, region):
+    """"Add to region" (the ``/accept_region`` endpoint) -> the editor value with the region painted."""
+    return add_to_layer(editor, mask, region_index(region))
+
+
+def click_point(evt: gr.SelectData):
+    """A click on the suggestion image -> its pixel (x, y)."""
+    return evt.index[0], evt.index[1]
+
+
+@user_errors
+def photo_for_clicking(editor):
+    """The editor's photo, shown where the user clicks for suggestions (None before an upload)."""
+    background = None if editor is None else editor.get("background")
+    return None if background is None else np.asarray(load_image(background))
+
+
+# ---- components that report unreadable uploads -------------------------------------------------
+_UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError)
+
+from gradio.events import Dependency
+
+class CheckedImage(gr.Image):
+    """``gr.Image`` whose unreadable uploads (not an image, corrupt, too many pixels) become a message."""
+
+    is_template = True  # rendered by the frontend as a plain Image
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except _UNREADABLE:
+            raise gr.Error(f"'{self.label}' could not be read as an image: upload a PNG, JPEG or WebP photo") from None
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class CheckedImageEditor(gr.ImageEditor):
+    """``gr.ImageEditor`` whose unreadable uploads become a message."""
+
+    is_template = True  # rendered by the frontend as a plain ImageEditor
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except _UNREADABLE:
+            raise gr.Error("the content photo could not be read as an image: upload a PNG, JPEG or WebP "
+                           "photo") from None
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+class ResultImage(gr.Image):
+    """``gr.Image`` output whose numpy results are written to Gradio's cache atomically.
+
+    Gradio 6.31 saves an output array by rewriting ``<cache>/<hash of its bytes>/image.png`` in
+    place, so two requests that produce the same result at the same time (two users clicking the
+    same example) can be served a half-written file. Writing under a temporary name and renaming
+    it into place avoids that.
+    """
+
+    is_template = True  # rendered by the frontend as a plain Image
+
+    def postprocess(self, value):
+        if isinstance(value, np.ndarray):
+            value = save_png_atomically(value, self.GRADIO_CACHE)
+        return super().postprocess(value)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def save_png_atomically(image: np.ndarray, folder: str) -> str:
+    """Write ``image`` as ``<folder>/<sha256 of the PNG>/result.png`` (never half-written) -> its path."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    path = Path(folder) / hashlib.sha256(data).hexdigest() / "result.png"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{uuid.uuid4().hex}.partial")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    return str(path)
