@@ -18,7 +18,6 @@ from .errors import InputError
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
 DEFAULT_MAX_SIDE = 1024
-_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 def open_image_file(path: Union[str, os.PathLike], what: str = "image") -> Image.Image:
@@ -36,23 +35,36 @@ def open_image_file(path: Union[str, os.PathLike], what: str = "image") -> Image
     return img
 
 
-def _pil_to_rgb(img: Image.Image) -> Image.Image:
-    img = ImageOps.exif_transpose(img)
-    if img.mode in _SIXTEEN_BIT_MODES:
-        arr = np.asarray(img).astype(np.float32)
-        arr = arr / 257.0 if arr.max(initial=0) > 255 else arr
-        img = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), mode="L")
-    if img.mode == "F":
-        arr = np.asarray(img)
-        arr = arr * 255.0 if arr.max(initial=0) <= 1.0 else arr
-        img = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), mode="L")
-    if img.mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa"):
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba)
-    return img.convert("RGB")
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL image -> 8-bit RGB, upright according to its EXIF orientation.
+
+    Transparent pixels are composited over white (the colour stored under them is arbitrary);
+    16-bit and 32-bit greyscale images are scaled to 8 bits by their value range rather than
+    clipped.
+    """
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        image = _to_8bit_grey(image)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+def _to_8bit_grey(image: Image.Image) -> Image.Image:
+    """16/32-bit integer or float greyscale -> mode "L", scaled by the range the values use."""
+    values = np.asarray(image, dtype=np.float64)
+    peak = float(values.max()) if values.size else 0.0
+    if image.mode == "F" and peak <= 1.0:
+        top = 1.0
+    elif image.mode.startswith("I;16") or peak > 255:
+        top = 65535.0
+    else:
+        top = 255.0
+    return Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
 
 
 def _array_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
@@ -104,7 +116,7 @@ def load_image(source: ImageInput, what: str = "image") -> Image.Image:
         raise InputError(f"{what} must be a file path, PIL image, numpy array or torch tensor; got {type(source).__name__}")
     if source.width == 0 or source.height == 0:
         raise InputError(f"{what} is empty ({source.width}x{source.height})")
-    return _pil_to_rgb(source)
+    return to_rgb(source)
 
 
 def check_size(img: Image.Image, max_side: int, what: str = "image") -> None:

@@ -16,9 +16,10 @@ DataLoader worker seeding make a run reproducible.
 
 from typing import Callable, Optional, Tuple
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
+
+from ..image_io import pil_to_tensor, to_rgb  # noqa: F401  (to_rgb: re-exported for the data code)
 
 PRESETS = ("resize", "resize_crop", "random_crop")
 
@@ -27,42 +28,9 @@ _RESAMPLE = Image.Resampling.BICUBIC
 Box = Tuple[float, float, float, float]
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL image -> 8-bit RGB, upright according to its EXIF orientation.
-
-    Transparent pixels are composited over white (the colour stored under them is arbitrary);
-    16-bit and 32-bit greyscale images are scaled to 8 bits by their value range rather than
-    clipped.
-    """
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        image = _to_8bit_grey(image)
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB")
-
-
-def _to_8bit_grey(image: Image.Image) -> Image.Image:
-    """16/32-bit integer or float greyscale -> mode "L", scaled by the range the values use."""
-    values = np.asarray(image, dtype=np.float64)
-    peak = float(values.max()) if values.size else 0.0
-    if image.mode == "F" and peak <= 1.0:
-        top = 1.0
-    elif image.mode.startswith("I;16") or peak > 255:
-        top = 65535.0
-    else:
-        top = 255.0
-    return Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-
-
 def to_tensor(image: Image.Image) -> torch.Tensor:
     """RGB PIL image -> float32 ``[3, H, W]`` in [-1, 1]."""
-    array = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+    return pil_to_tensor(image)[0]
 
 
 def _uniform(generator: Optional[torch.Generator]) -> float:
