@@ -158,3 +158,20 @@ def test_throughput_benchmark_runs_on_cpu_with_the_tiny_model():
     assert len(rows) == 2 and "swae" in rows[0] and "tcp" in rows[1]
     images_per_second = float(rows[0].split("|")[3])
     assert images_per_second > 0
+
+
+def test_exclude_list_keeps_held_out_photos_out_of_training(tmp_path):
+    from tcp_hub.training.loop import make_datasets
+
+    photos = tmp_path / "photos"
+    for sub, name in [("a", "keep.png"), ("a", "held.png"), ("b", "also.png")]:
+        (photos / sub).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40, 30), (10, 20, 30)).save(photos / sub / name)
+    (tmp_path / "holdout.txt").write_text("# held out\na/held.png\n\n")
+    args = parse_args(["--train_data_dir", str(photos), "--resolution", "16",
+                       "--exclude_list", str(tmp_path / "holdout.txt")])
+    _, train_set, _ = make_datasets(args)
+    assert sorted(Path(f).name for f in train_set.files) == ["also.png", "keep.png"]
+    missing = parse_args(["--train_data_dir", str(photos), "--exclude_list", str(tmp_path / "nope.txt")])
+    with pytest.raises(InputError, match="cannot read"):
+        make_datasets(missing)

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--resolution", type=int, default=256, help="training image side in pixels")
     data.add_argument("--holdout", type=int, default=0,
                       help="keep the last N images out of training; sample grids use them")
+    data.add_argument("--exclude_list", default=None,
+                      help="text file of image paths (relative to --train_data_dir, one per line, '#' comments) "
+                           "to keep out of training, e.g. a held-out evaluation set")
     data.add_argument("--dataloader_num_workers", type=int, default=0)
     run = p.add_argument_group("run")
     run.add_argument("--output_dir", default="tcp-model")

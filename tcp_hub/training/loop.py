@@ -17,7 +17,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch
 from accelerate import Accelerator
@@ -52,13 +52,25 @@ def make_datasets(args):
     """``(full dataset, training subset, held-out subset or None)``."""
     dataset = build_dataset(train_data_dir=args.train_data_dir, dataset_name=args.dataset_name,
                             dataset=args.dataset, resolution=args.resolution, preset=args.data_preset,
-                            synthetic_length=args.synthetic_length, seed=args.seed)
+                            synthetic_length=args.synthetic_length, seed=args.seed,
+                            exclude=read_exclude_list(args.exclude_list))
     n = len(dataset)
     if args.holdout < 0 or args.holdout >= n:
         raise InputError(f"--holdout {args.holdout} leaves no training images out of {n}")
     if args.holdout == 0:
         return dataset, dataset, None
     return dataset, Subset(dataset, range(n - args.holdout)), Subset(dataset, range(n - args.holdout, n))
+
+
+def read_exclude_list(path) -> Optional[List[str]]:
+    """Image paths listed in ``path`` (one per line; blank lines and ``#`` comments ignored)."""
+    if not path:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise InputError(f"--exclude_list {path}: cannot read it ({err.strerror})") from None
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def describe_data(args, n_train: int) -> str:
