@@ -157,3 +157,14 @@ def test_pickle_only_checkpoints_are_refused(tmp_path, tiny_pipe):
         TCPPipeline.from_pretrained(tmp_path / "pipe")
     with pytest.raises(InputError, match="pickle"):
         TCPPipeline.from_pretrained(tmp_path / "pipe", use_safetensors=False)
+
+
+def test_bfloat16_pipeline_stays_close_to_float32(tmp_path, tiny_pipe, photo, reference):
+    tiny_pipe.save_pretrained(tmp_path / "pipe")
+    half = TCPPipeline.from_pretrained(tmp_path / "pipe", dtype=torch.bfloat16)
+    assert half.encoder.dtype == torch.bfloat16 and half.generator.dtype == torch.bfloat16
+    mask = np.zeros((50, 70), np.float32)
+    mask[:, :30] = 1
+    full = run(tiny_pipe, photo, [reference], mask=[mask])
+    low = run(half, photo, [reference], mask=[mask])
+    assert low.dtype == np.float32 and np.abs(low - full).mean() < 0.02
