@@ -31,7 +31,7 @@ def _examples():
     ]
 
 
-with gr.Blocks(title="tcp-hub: region-wise style swaps") as demo:
+with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False) as demo:
     gr.Markdown("# tcp-hub: give painted regions of a photo the look of other photos\n"
                 "Upload a photo, paint up to three regions (one layer each), give each region a style "
                 "reference, and press **Run**. Or choose *whole image* to restyle everything with reference 1.")
