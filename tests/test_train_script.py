@@ -175,3 +175,13 @@ def test_exclude_list_keeps_held_out_photos_out_of_training(tmp_path):
     missing = parse_args(["--train_data_dir", str(photos), "--exclude_list", str(tmp_path / "nope.txt")])
     with pytest.raises(InputError, match="cannot read"):
         make_datasets(missing)
+
+
+def test_max_train_minutes_stops_early_and_still_writes_the_output_folder(tmp_path):
+    out = tmp_path / "run"
+    train(parse_args(["--dataset", "synthetic", "--preset", "tiny", "--resolution", "32", "--train_batch_size", "2",
+                      "--max_train_steps", "500", "--max_train_minutes", "0.0001", "--logging_steps", "3",
+                      "--report_to", "none", "--sample_steps", "0", "--output_dir", str(out)]))
+    state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
+    TCPPipeline.from_pretrained(out)

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", default="full", choices=("full", "small", "tiny"), help="model size")
     run.add_argument("--train_batch_size", type=int, default=16, help="images per process per step (even)")
     run.add_argument("--max_train_steps", type=int, default=100_000, help="optimiser steps")
+    run.add_argument("--max_train_minutes", type=float, default=None,
+                     help="also stop (checkpoint, write the output folder) after this many minutes of "
+                          "training, checked at logging steps: for time-limited machines")
     run.add_argument("--gradient_accumulation_steps", type=int, default=1)
     run.add_argument("--mixed_precision", default=None, choices=("no", "fp16", "bf16"),
                      help="default: accelerate's config (no if none)")

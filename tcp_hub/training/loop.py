@@ -141,8 +141,10 @@ def train(args) -> Path:
     first_epoch = trainer.global_step // steps_per_epoch
     skip = (trainer.global_step % steps_per_epoch) * args.gradient_accumulation_steps
     last_log = (time.perf_counter(), trainer.global_step)
+    deadline = time.perf_counter() + 60 * args.max_train_minutes if args.max_train_minutes else None
+    out_of_time = False
     for epoch in range(first_epoch, math.ceil(args.max_train_steps / steps_per_epoch) + 1):
-        if trainer.global_step >= args.max_train_steps:
+        if trainer.global_step >= args.max_train_steps or out_of_time:
             break
         loader.set_epoch(epoch)
         batches = acc.skip_first_batches(loader, skip) if epoch == first_epoch and skip else loader
@@ -170,7 +172,10 @@ def train(args) -> Path:
                 save_checkpoint(trainer, out, args.checkpoints_total_limit)
             if args.sample_steps and step % args.sample_steps == 0 and acc.is_main_process:
                 _write_samples(trainer, samples, step, out, acc, args.report_to)
-            if step >= args.max_train_steps:
+            if deadline is not None and step % args.logging_steps == 0 and _all_past(acc, deadline):
+                acc.print(f"--max_train_minutes {args.max_train_minutes:g} reached at step {step}; finishing")
+                out_of_time = True
+            if step >= args.max_train_steps or out_of_time:
                 break
     progress.close()
 
@@ -185,6 +190,12 @@ def train(args) -> Path:
     if skipped:
         acc.print(f"{len(skipped)} unreadable image file(s) were skipped, e.g. {skipped[0]}")
     return out
+
+
+def _all_past(acc, deadline: float) -> bool:
+    """Whether any process is past ``deadline`` (all processes must stop at the same step)."""
+    late = torch.tensor(float(time.perf_counter() >= deadline), device=acc.device)
+    return bool(acc.reduce(late, reduction="max") > 0)
 
 
 def write_output_folder(trainer: TCPTrainer, args, out: Path, data: str) -> Optional[str]:
