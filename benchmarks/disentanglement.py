@@ -26,7 +26,7 @@ from typing import Dict, List
 import torch
 
 from tcp_hub.evaluation import evaluate_model
-from tcp_hub.models import TCPEncoder, TCPGenerator
+from tcp_hub.pipeline import load_pipeline
 
 TRAIN_SCRIPT = Path(__file__).resolve().parents[1] / "train_accelerate.py"
 METHODS = ("tcp", "swae")
@@ -128,12 +128,8 @@ def train_all(args) -> Dict[str, List[Path]]:
 
 
 def score(model_dir: Path, args) -> Dict[str, float]:
-    if not ((model_dir / "encoder").is_dir() and (model_dir / "generator").is_dir()):
-        raise SystemExit(f"error: {model_dir} has no encoder/ and generator/ subfolders; pass the output_dir "
-                         "of a finished train_accelerate.py run (or one of its checkpoint-<step> folders)")
-    encoder = TCPEncoder.from_pretrained(model_dir, subfolder="encoder")
-    generator = TCPGenerator.from_pretrained(model_dir, subfolder="generator")
-    return evaluate_model(encoder, generator, n_pairs=args.n_pairs, resolution=args.resolution,
+    pipe = load_pipeline(model_dir)
+    return evaluate_model(pipe.encoder, pipe.generator, n_pairs=args.n_pairs, resolution=args.resolution,
                           device=args.device, seed=args.eval_seed, progress=True)
 
 

@@ -38,8 +38,7 @@ from tcp_hub.evaluation import (colour_transfer_gain, edge_agreement, evaluation
                                 reinhard_transfer)
 from tcp_hub.evaluation.fid import features_frechet_distance, inception_features
 from tcp_hub.image_io import open_image_file
-from tcp_hub.models import TCPEncoder, TCPGenerator
-from tcp_hub.pipeline import TCPPipeline
+from tcp_hub.pipeline import load_pipeline
 
 
 def parse_args(argv=None):
@@ -71,15 +70,8 @@ def load_crops(folder: str, resolution: int, max_images: int) -> torch.Tensor:
 
 
 def load_models(model: str):
-    """(encoder, generator) of a pipeline (folder, Hub id, bundled name) or of a folder with encoder/ and generator/."""
-    folder = Path(model).expanduser()
-    if folder.is_dir() and not (folder / "model_index.json").exists():
-        if not ((folder / "encoder").is_dir() and (folder / "generator").is_dir()):
-            raise InputError(f"{str(folder)!r} is neither a TCPPipeline folder (model_index.json) nor a folder with "
-                             "encoder/ and generator/ subfolders")
-        return (TCPEncoder.from_pretrained(folder, subfolder="encoder"),
-                TCPGenerator.from_pretrained(folder, subfolder="generator"))
-    pipe = TCPPipeline.from_pretrained(model)
+    """(encoder, generator) of a pipeline (folder, Hub id, bundled name) or of a training checkpoint."""
+    pipe = load_pipeline(model)
     return pipe.encoder, pipe.generator
 
 

@@ -27,6 +27,7 @@ from .image_io import load_image
 from .masks import outline
 from .models import build_models
 from .pipeline import BUNDLED_MODELS, TCPPipeline
+from .pipeline import load_pipeline as load_any
 
 logger = logging.getLogger(__name__)
 
@@ -74,15 +75,10 @@ def load_pipeline(name: str) -> TCPPipeline:
         encoder, generator, _, _ = build_models(FALLBACK_PRESET, WORKING_SIZE)
         return TCPPipeline(encoder.eval(), generator.eval())
     try:
-        return TCPPipeline.from_pretrained(name)
+        return load_any(name)
     except InputError:
-        raise
-    except Exception as err:  # any failure to load is the user's choice of model: say so, log the details
         logger.exception("could not load model %r", name)
-        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
-        raise InputError(f"could not load the model '{name}': it must be '{DEFAULT_MODEL}', a local folder "
-                         f"holding a saved TCPPipeline (with model_index.json), or a Hub repo id that can be "
-                         f"downloaded. Reason: {reason}") from None
+        raise
 
 
 class ModelCache:

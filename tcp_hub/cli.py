@@ -14,16 +14,10 @@ DEFAULT_MODEL = "tcp-scenes"
 def _load_pipeline(model: str, device: str, dtype: str):
     import torch
 
-    from .pipeline import TCPPipeline
+    from .pipeline import load_pipeline
 
     torch_dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
-    try:
-        pipe = TCPPipeline.from_pretrained(model, dtype=torch_dtype)
-    except InputError:
-        raise
-    except Exception as err:  # diffusers/hub raise many types; the user needs one line
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"could not load model '{model}': {first}") from None
+    pipe = load_pipeline(model, dtype=torch_dtype)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
@@ -49,6 +43,14 @@ def _encode(args) -> None:
     save_file({"content": content.float().cpu().contiguous(), "style": style.float().cpu().contiguous()},
               args.output)
     print(f"wrote {args.output}: content {tuple(content.shape)}, style {tuple(style.shape)}")
+
+
+def _export(args) -> None:
+    pipe = _load_pipeline(args.model, "cpu", args.dtype)
+    out = Path(args.output)
+    pipe.save_pretrained(out)
+    size = sum(f.stat().st_size for f in out.rglob("*.safetensors"))
+    print(f"wrote {out}: a TCPPipeline in {args.dtype}, {size / 1e6:.1f} MB of safetensors")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("-o", "--output", required=True, help="output .safetensors path")
     common(enc)
     enc.set_defaults(func=_encode)
+
+    exp = sub.add_parser("export", help="save a model (e.g. a training checkpoint's EMA weights) as a "
+                                        "TCPPipeline folder, optionally in float16 to ship it small")
+    exp.add_argument("--model", required=True, help="training checkpoint-<step> folder, pipeline folder or repo id")
+    exp.add_argument("-o", "--output", required=True, help="output folder")
+    exp.add_argument("--dtype", default="float16", choices=["float32", "float16", "bfloat16"])
+    exp.set_defaults(func=_export, resolution=None)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +67,23 @@ class TCPPipeline(DiffusionPipeline):
             raise InputError("TCPPipeline loads safetensors weights only; pickle checkpoints are refused")
         kwargs["use_safetensors"] = True
         return super().from_pretrained(resolve_model_path(pretrained_model_name_or_path), **kwargs)
+
+    @classmethod
+    def from_checkpoint(cls, folder: Union[str, os.PathLike], use_ema: bool = True) -> "TCPPipeline":
+        """A pipeline from a training ``checkpoint-<step>`` folder (or any folder with ``encoder/`` and
+        ``generator/``); the EMA weights (``ema_encoder/``, ``ema_generator/``) when present and ``use_ema``."""
+        folder = Path(folder)
+
+        def pick(name: str) -> Path:
+            for sub in ([f"ema_{name}"] if use_ema else []) + [name]:
+                if (folder / sub).is_dir():
+                    return folder / sub
+            raise InputError(f"'{folder}' has no {name}/ subfolder: pass a TCPPipeline folder "
+                             "(with model_index.json) or a training checkpoint-<step> folder")
+
+        encoder = TCPEncoder.from_pretrained(pick("encoder"), use_safetensors=True)
+        generator = TCPGenerator.from_pretrained(pick("generator"), use_safetensors=True)
+        return cls(encoder=encoder.eval(), generator=generator.eval())
 
     # ---- codes ---------------------------------------------------------------------------------
     @property
@@ -206,3 +223,21 @@ class TCPPipeline(DiffusionPipeline):
         if not return_dict:
             return (images,)
         return ImagePipelineOutput(images=images)
+
+
+def load_pipeline(model: Union[str, os.PathLike], dtype: Optional[torch.dtype] = None) -> TCPPipeline:
+    """A pipeline from a bundled name, a Hub repo id, a saved pipeline folder or a training checkpoint.
+
+    Any failure is reported as one `InputError` naming the model and the reason.
+    """
+    path = Path(model).expanduser()
+    try:
+        if path.is_dir() and not (path / "model_index.json").exists():
+            pipe = TCPPipeline.from_checkpoint(path)
+            return pipe if dtype is None else pipe.to(dtype=dtype)
+        return TCPPipeline.from_pretrained(model, **({} if dtype is None else {"dtype": dtype}))
+    except Exception as err:  # diffusers and the Hub client raise many types; the user needs one line
+        reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        raise InputError(f"could not load the model '{model}': it must be a bundled name "
+                         f"({', '.join(BUNDLED_MODELS)}), a folder saved with save_pretrained, a training "
+                         f"checkpoint folder, or a Hub repo id. Reason: {reason}") from None

@@ -1,7 +1,10 @@
-"""The tcp-hub command line: swaps, region swaps, codes, and one-line errors."""
+"""The tcp-hub command line: swaps, region swaps, codes, export, and one-line errors."""
+
+import copy
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -69,4 +72,29 @@ def test_unloadable_model_is_one_line(files, capsys):
     code = main(["swap", "--model", str(files / "no-such-model"), "--content", str(files / "content.png"),
                  "--style", str(files / "style.png"), "-o", str(files / "x.png")])
     assert code == 2
-    assert "could not load model" in capsys.readouterr().err
+    assert "could not load the model" in capsys.readouterr().err
+
+
+def test_export_turns_a_training_checkpoint_into_a_small_float16_pipeline(tmp_path, tiny_models, files):
+    encoder, generator = tiny_models
+    checkpoint = tmp_path / "checkpoint-10"
+    encoder.save_pretrained(checkpoint / "encoder")
+    generator.save_pretrained(checkpoint / "generator")
+    ema_generator = copy.deepcopy(generator)
+    with torch.no_grad():
+        for p in ema_generator.parameters():
+            p.mul_(0.5)  # the EMA copy differs: export must pick it
+    ema_generator.save_pretrained(checkpoint / "ema_generator")
+    assert main(["export", "--model", str(checkpoint), "-o", str(tmp_path / "exported")]) == 0
+    loaded = TCPPipeline.from_pretrained(tmp_path / "exported")
+    weights = load_file(tmp_path / "exported" / "generator" / "diffusion_pytorch_model.safetensors")
+    assert all(t.dtype == torch.float16 for t in weights.values())
+    expected = ema_generator.to_rgb.conv.weight.detach().half().float()
+    torch.testing.assert_close(loaded.generator.to_rgb.conv.weight.detach().float(), expected)
+    assert not torch.allclose(expected, generator.to_rgb.conv.weight.detach())
+
+
+def test_export_of_a_folder_without_models_says_what_is_missing(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["export", "--model", str(tmp_path / "empty"), "-o", str(tmp_path / "x")]) == 2
+    assert "no encoder/ subfolder" in capsys.readouterr().err

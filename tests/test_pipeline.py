@@ -1,6 +1,5 @@
 """TCPPipeline: global swaps, region edits, strengths, sizes, outputs, determinism and bad input."""
 
-import warnings
 
 import numpy as np
 import pytest
