@@ -3,9 +3,9 @@
 from .errors import InputError
 from .models import (PRESETS, TCPDiscriminator, TCPEncoder, TCPGenerator, TCPPatchDiscriminator,
                      build_models)
-from .pipeline import TCPPipeline
+from .pipeline import TCPPipeline, load_pipeline
 
 __version__ = "0.1.0"
 
-__all__ = ["TCPPipeline", "TCPEncoder", "TCPGenerator", "TCPDiscriminator", "TCPPatchDiscriminator",
+__all__ = ["TCPPipeline", "load_pipeline", "TCPEncoder", "TCPGenerator", "TCPDiscriminator", "TCPPatchDiscriminator",
            "build_models", "PRESETS", "InputError", "__version__"]
