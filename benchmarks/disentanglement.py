@@ -74,6 +74,8 @@ def parse_args(argv=None):
     p.add_argument("--n_pairs", type=int, default=256, help="held-out (A, B) pairs scored per model")
     p.add_argument("--eval_seed", type=int, default=0,
                    help="selects the held-out pairs and masks (the same for all models)")
+    p.add_argument("--parallel", type=int, default=1,
+                   help="trainings run at once (small models leave a large GPU mostly idle); each logs to <dir>.log")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="device for scoring")
     p.add_argument("--skip_training", action="store_true", help="only score the models of --model_dirs")
     p.add_argument("--model_dirs", nargs="+", default=None, metavar="METHOD=DIR[,DIR...]",
@@ -85,6 +87,8 @@ def parse_args(argv=None):
             setattr(args, key, value)
     if args.skip_training and not args.model_dirs:
         p.error("--skip_training needs --model_dirs METHOD=DIR[,DIR...]")
+    if args.parallel < 1:
+        p.error(f"--parallel must be >= 1, got {args.parallel}")
     if args.resolution % 16:
         p.error(f"--resolution must be a multiple of 16, got {args.resolution}")
     args.results = Path(args.results or Path(args.output_dir) / "results.md")
@@ -113,17 +117,31 @@ def train_command(args, method: str, seed: int, out: Path) -> List[str]:
 
 
 def train_all(args) -> Dict[str, List[Path]]:
+    """Train every (method, seed); ``--parallel N`` runs N at a time, each logging to ``<dir>.log``."""
     if not TRAIN_SCRIPT.is_file():
         raise SystemExit(f"error: {TRAIN_SCRIPT} is missing; score existing models with --skip_training --model_dirs")
     dirs: Dict[str, List[Path]] = {m: [] for m in METHODS}
+    jobs = []
     for seed in args.seeds:
         for method in METHODS:
             out = Path(args.output_dir) / f"{method}-seed{seed}"
-            cmd = train_command(args, method, seed, out)
-            print("$ " + shlex.join(cmd), flush=True)
-            if subprocess.run(cmd).returncode != 0:
-                raise SystemExit(f"error: training {method} (seed {seed}) failed; see its output above")
+            jobs.append((method, seed, out, train_command(args, method, seed, out)))
             dirs[method].append(out)
+    for start in range(0, len(jobs), args.parallel):
+        batch = jobs[start:start + args.parallel]
+        running = []
+        for method, seed, out, cmd in batch:
+            print("$ " + shlex.join(cmd), flush=True)
+            if args.parallel == 1:
+                running.append(subprocess.Popen(cmd))
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(f"{out}.log", "w") as log:
+                running.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
+        for (method, seed, out, _), proc in zip(batch, running):
+            if proc.wait() != 0:
+                where = "its output above" if args.parallel == 1 else f"{out}.log"
+                raise SystemExit(f"error: training {method} (seed {seed}) failed; see {where}")
     return dirs
 
 

@@ -185,7 +185,8 @@ def test_benchmark_smoke_run_trains_scores_and_writes_the_table(tmp_path):
     import sys
 
     bench = _load_benchmark()
-    proc = subprocess.run([sys.executable, str(bench.Path(bench.__file__)), "--smoke", "--output_dir", str(tmp_path)],
+    proc = subprocess.run([sys.executable, str(bench.Path(bench.__file__)), "--smoke", "--output_dir", str(tmp_path),
+                           "--parallel", "2"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = (tmp_path / "results.md").read_text()
@@ -196,6 +197,7 @@ def test_benchmark_smoke_run_trains_scores_and_writes_the_table(tmp_path):
     tcp = per_model["tcp"][0]
     assert tcp["model_dir"] == str(tmp_path / "tcp-seed0") and tcp["n_pairs"] == 4 and tcp["resolution"] == 32
     assert all(math.isfinite(v) for k, v in tcp.items() if k != "model_dir")
+    assert "training" in (tmp_path / "swae-seed0.log").read_text()  # --parallel: each run logs to its own file
 
     # Scoring the same folders again without training gives the same numbers (scoring is deterministic).
     results = tmp_path / "again.md"

@@ -19,12 +19,14 @@ LEAKY_GAIN = math.sqrt(2.0)
 def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.Tensor:
     """Separable FIR low-pass filter with (before, after) padding on both axes (upfirdn2d, up=down=1).
 
-    On GPUs it is written as sums of shifted slices, pointwise work that torch.compile fuses into
-    one kernel (cuDNN's depthwise convolution is slow there); on CPUs the depthwise convolution
-    is faster. Both compute the same thing (tested).
+    On GPUs it is written as sums of shifted slices (cuDNN's depthwise convolution is slow there),
+    wrapped in an autograd function whose backward is the same filter: autograd's own backward of
+    slicing allocates a zero-filled copy of the input per tap. On CPUs the depthwise convolution is
+    faster. All paths compute the same thing, gradients and R1's double backward too (tested).
     """
-    x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    return _blur_slices(x, taps) if x.is_cuda else _blur_depthwise(x, taps)
+    if x.is_cuda:
+        return _SliceBlur.apply(x, tuple(taps), tuple(pad))
+    return _blur_depthwise(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
 
 
 def _blur_slices(x: torch.Tensor, taps: Sequence[float]) -> torch.Tensor:
@@ -32,6 +34,27 @@ def _blur_slices(x: torch.Tensor, taps: Sequence[float]) -> torch.Tensor:
     h, w = x.shape[-2] - n + 1, x.shape[-1] - n + 1
     x = sum(t * x[..., i:i + h, :] for i, t in enumerate(taps))
     return sum(t * x[..., :, i:i + w] for i, t in enumerate(taps))
+
+
+def _padded_blur_slices(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.Tensor:
+    return _blur_slices(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
+
+
+class _SliceBlur(torch.autograd.Function):
+    """pad + valid correlation; its gradient is the correlation of the output gradient with the
+    reversed taps, padded by (n - 1 - after, n - 1 - before) (negative pads crop). The backward calls
+    this function again, so it is differentiable as often as needed (R1 differentiates D's input
+    gradient)."""
+
+    @staticmethod
+    def forward(ctx, x, taps, pad):
+        ctx.taps, ctx.pad = taps, pad
+        return _padded_blur_slices(x, taps, pad)
+
+    @staticmethod
+    def backward(ctx, grad):
+        n, (before, after) = len(ctx.taps), ctx.pad
+        return _SliceBlur.apply(grad, ctx.taps[::-1], (n - 1 - before, n - 1 - after)), None, None
 
 
 def _blur_depthwise(x: torch.Tensor, taps: Sequence[float]) -> torch.Tensor:
