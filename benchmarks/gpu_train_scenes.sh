@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Train the bundled tcp-scenes model (TCP) and its `--ablation swae` twin side by side on one GPU for a
-# fixed time, then export the TCP model as fp16 and score both on the held-out photos (issue 5).
+# fixed time, then export both as fp16 pipelines (issue 5); score them with benchmarks/scenes_quality.py.
 #
 # The device machine goes back 30 s after a call returns, so training runs under setsid and later calls
 # keep the machine busy while it runs. Carry the photos (../shared/data/photos) in an ignored folder.
 #   bash benchmarks/gpu_train_scenes.sh start PHOTOS MINUTES     # launch both runs, return at once
 #   bash benchmarks/gpu_train_scenes.sh wait MINUTES             # stay busy (<= 9 per call), show progress
-#   bash benchmarks/gpu_train_scenes.sh finish PHOTOS OUT        # export + score; results and model to OUT
+#   bash benchmarks/gpu_train_scenes.sh finish OUT               # export both as fp16, pack them into OUT
 # EXTRA="--preset tiny --resolution 64 ..." overrides config values (a CPU smoke run uses it).
 set -uo pipefail
 runs=${RUNS:-/tmp/scenes-runs}
@@ -27,14 +27,17 @@ wait)
   done
   for f in "$runs"/*.log; do echo "$f: $(tr '\r' '\n' < "$f" | grep -a 'training:' | tail -n 1)"; done ;;
 finish)
-  photos=$1; out=$2; held=$runs/heldout; rm -rf "$held"; mkdir -p "$held"
-  grep -v '^#' configs/scenes256-holdout.txt | while read -r f; do [ -n "$f" ] && cp "$photos/$f" "$held/"; done
-  python3 -m tcp_hub.cli export --model "$runs/tcp" -o "$runs/tcp-scenes" --dtype float16
+  # Exports both models as fp16 pipelines and packs them with cards, sample grids and logs into OUT.
+  # Score them where the FID Inception weights are installed (their 87 MB file does not travel):
+  #   python benchmarks/scenes_quality.py --model MODEL --images HELDOUT --json q.json
+  out=$1
   for ablation in tcp swae; do
-    python3 benchmarks/scenes_quality.py --model "$runs/$ablation" --images "$held" \
-      --json "$out/scenes_quality_$ablation.json" ${SCORE_EXTRA:-} 2>&1 | tail -n 25
+    python3 -m tcp_hub.cli export --model "$runs/$ablation" -o "$runs/export/$ablation-scenes" --dtype float16
+    cp "$runs/$ablation/README.md" "$runs/export/$ablation-scenes/TRAINING_CARD.md" 2>/dev/null
+    cp -r "$runs/$ablation/samples" "$runs/export/$ablation-samples" 2>/dev/null
+    cp "$runs/$ablation.log" "$runs/export/" 2>/dev/null
   done
-  tar -czf "$out/tcp-scenes.tar.gz" -C "$runs" tcp-scenes tcp/README.md tcp/samples 2>/dev/null
+  tar -czf "$out/scenes-models.tar.gz" -C "$runs/export" .
   ls -la "$out" ;;
-*) echo "usage: $0 start PHOTOS MINUTES | wait MINUTES | finish PHOTOS OUT" >&2; exit 2 ;;
+*) echo "usage: $0 start PHOTOS MINUTES | wait MINUTES | finish OUT" >&2; exit 2 ;;
 esac
