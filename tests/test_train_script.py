@@ -185,3 +185,20 @@ def test_max_train_minutes_stops_early_and_still_writes_the_output_folder(tmp_pa
     state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
     TCPPipeline.from_pretrained(out)
+
+
+def test_dataset_repeats_lengthen_the_epoch_and_keep_the_held_out_split(tmp_path):
+    from tcp_hub.training.loop import make_datasets
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(5):
+        Image.new("RGB", (40, 30), (10 * i, 20, 30)).save(photos / f"{i}.png")
+    args = parse_args(["--train_data_dir", str(photos), "--resolution", "16", "--holdout", "1",
+                       "--dataset_repeats", "3"])
+    _, train_set, holdout = make_datasets(args)
+    assert len(train_set) == 12 and len(holdout) == 1
+    held = holdout[0]
+    assert not any(torch.equal(train_set[i], held) for i in range(len(train_set)))
+    with pytest.raises(InputError, match="dataset_repeats"):
+        make_datasets(parse_args(["--train_data_dir", str(photos), "--dataset_repeats", "0"]))

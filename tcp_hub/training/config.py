@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--exclude_list", default=None,
                       help="text file of image paths (relative to --train_data_dir, one per line, '#' comments) "
                            "to keep out of training, e.g. a held-out evaluation set")
+    data.add_argument("--dataset_repeats", type=int, default=1,
+                      help="pass over every training image N times per epoch: with a few dozen photos and "
+                           "random crops, an epoch of a few batches makes the data loader restart its workers' "
+                           "queues every few steps and starve the GPU")
     data.add_argument("--dataloader_num_workers", type=int, default=0)
     run = p.add_argument_group("run")
     run.add_argument("--output_dir", default="tcp-model")

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, GradScalerKwargs, ProjectConfiguration, set_seed
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Subset
 from tqdm.auto import tqdm
 
 from .. import hub
@@ -57,9 +57,16 @@ def make_datasets(args):
     n = len(dataset)
     if args.holdout < 0 or args.holdout >= n:
         raise InputError(f"--holdout {args.holdout} leaves no training images out of {n}")
+    if args.dataset_repeats < 1:
+        raise InputError(f"--dataset_repeats must be >= 1, got {args.dataset_repeats}")
     if args.holdout == 0:
-        return dataset, dataset, None
-    return dataset, Subset(dataset, range(n - args.holdout)), Subset(dataset, range(n - args.holdout, n))
+        return dataset, _repeat(dataset, args.dataset_repeats), None
+    train_set = _repeat(Subset(dataset, range(n - args.holdout)), args.dataset_repeats)
+    return dataset, train_set, Subset(dataset, range(n - args.holdout, n))
+
+
+def _repeat(dataset, times: int):
+    return dataset if times == 1 else ConcatDataset([dataset] * times)
 
 
 def read_exclude_list(path) -> Optional[List[str]]:
@@ -119,7 +126,7 @@ def train(args) -> Path:
     loader = acc.prepare(loader)
     steps_per_epoch = len(loader) // args.gradient_accumulation_steps
     if steps_per_epoch == 0:
-        raise InputError(f"{len(train_set)} training images make no full batch of {args.train_batch_size} per "
+        raise InputError(f"{len(train_set) // args.dataset_repeats} training images make no full batch of {args.train_batch_size} per "
                          f"process x {acc.num_processes} processes; add images or lower --train_batch_size")
 
     checkpoint = resolve_checkpoint(out, args.resume_from_checkpoint)
@@ -183,7 +190,7 @@ def train(args) -> Path:
     if args.write_rank_checksums:
         (out / f"rank-{acc.process_index}.json").write_text(json.dumps(weights_checksum(trainer)))
     if acc.is_main_process:
-        write_output_folder(trainer, args, out, describe_data(args, len(train_set)))
+        write_output_folder(trainer, args, out, describe_data(args, len(train_set) // args.dataset_repeats))
     acc.wait_for_everyone()
     acc.end_training()
     skipped = getattr(dataset, "skipped_files", None)
