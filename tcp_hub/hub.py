@@ -1,6 +1,6 @@
 """Model cards and uploads to the Hugging Face Hub.
 
-The card's text is ``tcp_hub/templates/model_card.md`` (``MODEL_CARD.md`` at the repository root links to it) with ``{{ name }}`` placeholders;
+The card's text is ``tcp_hub/templates/model_card.md`` (the repository's ``MODEL_CARD.md`` is the bundled tcp-scenes model's own card) with ``{{ name }}`` placeholders;
 `render_model_card` fills them and prepends the YAML front matter the Hub reads (license, tags,
 ``pipeline_tag: image-to-image``, ``library_name``). `push_folder` uploads a finished output folder.
 """
@@ -78,7 +78,7 @@ def card_data(info: CardInfo) -> ModelCardData:
 
 
 def render_model_card(info: CardInfo, template: Optional[str] = None) -> ModelCard:
-    """Fill the template (``MODEL_CARD.md`` by default) and add the front matter."""
+    """Fill the template (``tcp_hub/templates/model_card.md`` by default) and add the front matter."""
     if template is None:
         template = TEMPLATE_PATH.read_text(encoding="utf-8")
     method = "TCP (Swapping Autoencoder + code consistency + content alignment)" if info.ablation == "tcp" \

@@ -1,0 +1,80 @@
+"""The bundled tcp-scenes model: loads offline by name and by path, matches its card, and a golden
+swap / region edit on a fixed photo pair stays where it was when the model was shipped.
+
+Regenerate the references (only after a deliberate change of the model or of what it computes):
+    TCP_UPDATE_GOLDEN=1 python -m pytest tests/test_bundled_model.py
+"""
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tcp_hub import TCPPipeline
+from tcp_hub.pipeline import BUNDLED_MODELS
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+GOLDEN = Path(__file__).parent / "golden"
+BUNDLED = BUNDLED_MODELS["tcp-scenes"]
+CASES = {
+    "swap": dict(image="valley.jpg", style="ref_sunset.jpg", mask=None),
+    "region": dict(image="valley.jpg", style="ref_sunset.jpg", mask="valley_region1.png"),
+}
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return TCPPipeline.from_pretrained("tcp-scenes")
+
+
+def test_bundled_model_is_small_fp16_safetensors_and_loads_by_name_and_by_path(pipe):
+    files = sorted(BUNDLED.rglob("*.safetensors"))
+    assert [f.parent.name for f in files] == ["encoder", "generator"]
+    assert sum(f.stat().st_size for f in files) < 20e6
+    assert not list(BUNDLED.rglob("*.bin"))
+    by_path = TCPPipeline.from_pretrained(str(BUNDLED))
+    for a, b in zip(pipe.generator.state_dict().values(), by_path.generator.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_bundled_config_matches_its_card(pipe):
+    card = (BUNDLED / "README.md").read_text()
+    assert (ROOT / "MODEL_CARD.md").read_text() == card
+    params = sum(p.numel() for m in (pipe.encoder, pipe.generator) for p in m.parameters())
+    assert f"{params / 1e6:.2f} M parameters" in card
+    assert f"style vector of {pipe.encoder.config.style_dim}" in card
+    assert "256 x 256 px" in card and "`small` preset" in card
+    held_out = [line.strip() for line in (ROOT / "configs" / "scenes256-holdout.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    for path in held_out:
+        assert Path(path).name in card
+    for figure in re.findall(r"\]\((figures/[^)]+)\)", card):
+        assert (BUNDLED / figure).is_file(), figure
+
+
+def _run(pipe, case):
+    spec = CASES[case]
+    mask = None if spec["mask"] is None else str(EXAMPLES / spec["mask"])
+    out = pipe(str(EXAMPLES / spec["image"]), style=str(EXAMPLES / spec["style"]), mask=mask, seed=None,
+               output_type="np")
+    return out.images[0]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_outputs_of_the_bundled_model(pipe, case):
+    result = _run(pipe, case)
+    path = GOLDEN / f"tcp_scenes_{case}.png"
+    if os.environ.get("TCP_UPDATE_GOLDEN"):
+        Image.fromarray(np.round(result * 255).astype(np.uint8)).save(path)
+    reference = np.asarray(Image.open(path), dtype=np.float32) / 255
+    assert result.shape == reference.shape
+    diff = np.abs(result - reference)
+    assert diff.mean() < 0.004 and diff.max() < 0.05, (diff.mean(), diff.max())
+    # the reference is a real edit, not the input passed through
+    content = np.asarray(Image.open(EXAMPLES / CASES[case]["image"]).convert("RGB"), dtype=np.float32) / 255
+    assert np.abs(reference - content).mean() > 0.02
