@@ -12,9 +12,9 @@ R1 = the R1 gradient computation within it; G step = G losses, backward of E + G
 TCP fwd = the extra forward passes of the TCP terms (region-mixed G call, re-encoding for code
 consistency), counted within generate and G step.
 
-Measured on one H100 (torch 2.11, bf16, full model, 256 px, batch 16, eager): swae 1.54 it/s
-(24.7 images/s, 22 GiB) without channels-last, 1.39 it/s with it; tcp 0.97 it/s (with channels-last).
-About a third of the GPU time goes to SliceBackward of the blur's shifted-slice form (layers.blur).
+Measured on one H100 (torch 2.11, bf16, full model, 256 px, batch 16, eager; benchmarks/RESULTS.md):
+swae 1.62 it/s (25.9 images/s, 25 GiB), 1.83 it/s with --channels_last, 1.70 with --compile; tcp 1.22 it/s.
+The small preset is only 2.4x faster (3.90 it/s): the iteration is bound by per-op overhead.
 """
 
 import argparse
@@ -117,7 +117,7 @@ def main(argv=None):
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cuda", "cpu"))
     p.add_argument("--compile", action="store_true", help="torch.compile the encoder and generator")
     p.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=False,
-                   help="channels-last memory format (slower on H100 with the current layers: 1.39 vs 1.54 it/s)")
+                   help="channels-last memory format (H100, bf16, swae: 1.83 vs 1.62 it/s)")
     p.add_argument("--phases", action=argparse.BooleanOptionalAction, default=True,
                    help="time phases with CUDA events (no GPU syncs inside the loop)")
     p.add_argument("--nan_check_steps", type=int, default=1, help="as in training: NaN check every N steps")
