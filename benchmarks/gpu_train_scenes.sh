@@ -5,7 +5,7 @@
 # The device machine goes back 30 s after a call returns, so training runs under setsid and later calls
 # keep the machine busy while it runs. Carry the photos (../shared/data/photos) in an ignored folder.
 #   bash benchmarks/gpu_train_scenes.sh start PHOTOS MINUTES     # launch both runs, return at once
-#   bash benchmarks/gpu_train_scenes.sh wait MINUTES             # stay busy (<= 9 per call), show progress
+#   bash benchmarks/gpu_train_scenes.sh wait MINUTES             # stay busy (whole minutes, <= 9 a call), show progress
 #   bash benchmarks/gpu_train_scenes.sh finish OUT               # export both as fp16, pack them into OUT
 # EXTRA="--preset tiny --resolution 64 ..." overrides config values (a CPU smoke run uses it).
 set -uo pipefail
@@ -27,17 +27,19 @@ wait)
   done
   for f in "$runs"/*.log; do echo "$f: $(tr '\r' '\n' < "$f" | grep -a 'training:' | tail -n 1)"; done ;;
 finish)
-  # Exports both models as fp16 pipelines and packs them with cards, sample grids and logs into OUT.
-  # Score them where the FID Inception weights are installed (their 87 MB file does not travel):
+  # Exports both models as fp16 pipelines into OUT, one file each (OUT returns files of <= 16 MiB), with
+  # each run's training card, last sample grid and log. Score them where the FID Inception weights are
+  # installed (their 87 MB file does not travel):
   #   python benchmarks/scenes_quality.py --model MODEL --images HELDOUT --json q.json
   out=$1
   for ablation in tcp swae; do
     python3 -m tcp_hub.cli export --model "$runs/$ablation" -o "$runs/export/$ablation-scenes" --dtype float16
-    cp "$runs/$ablation/README.md" "$runs/export/$ablation-scenes/TRAINING_CARD.md" 2>/dev/null
-    cp -r "$runs/$ablation/samples" "$runs/export/$ablation-samples" 2>/dev/null
-    cp "$runs/$ablation.log" "$runs/export/" 2>/dev/null
+    cp "$runs/$ablation/README.md" "$runs/export/$ablation-scenes/TRAINING_CARD.md"
+    tar -cf "$out/$ablation-scenes.tar" -C "$runs/export" "$ablation-scenes"
+    last=$(ls "$runs/$ablation/samples" | sort | tail -n 1)
+    [ -n "$last" ] && cp "$runs/$ablation/samples/$last" "$out/$ablation-samples-last.png"
+    cp "$runs/$ablation.log" "$out/"
   done
-  tar -czf "$out/scenes-models.tar.gz" -C "$runs/export" .
   ls -la "$out" ;;
 *) echo "usage: $0 start PHOTOS MINUTES | wait MINUTES | finish OUT" >&2; exit 2 ;;
 esac

@@ -95,8 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "to keep out of training, e.g. a held-out evaluation set")
     data.add_argument("--dataset_repeats", type=int, default=1,
                       help="pass over every training image N times per epoch: with a few dozen photos and "
-                           "random crops, an epoch of a few batches makes the data loader restart its workers' "
-                           "queues every few steps and starve the GPU")
+                           "random crops, epochs of a few batches restart the loader's queues every few steps "
+                           "(scenes config: 50)")
     data.add_argument("--dataloader_num_workers", type=int, default=0)
     run = p.add_argument_group("run")
     run.add_argument("--output_dir", default="tcp-model")

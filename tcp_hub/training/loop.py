@@ -126,7 +126,8 @@ def train(args) -> Path:
     loader = acc.prepare(loader)
     steps_per_epoch = len(loader) // args.gradient_accumulation_steps
     if steps_per_epoch == 0:
-        raise InputError(f"{len(train_set) // args.dataset_repeats} training images make no full batch of {args.train_batch_size} per "
+        n_images = len(train_set) // args.dataset_repeats
+        raise InputError(f"{n_images} training images make no full batch of {args.train_batch_size} per "
                          f"process x {acc.num_processes} processes; add images or lower --train_batch_size")
 
     checkpoint = resolve_checkpoint(out, args.resume_from_checkpoint)
