@@ -78,3 +78,18 @@ def test_golden_outputs_of_the_bundled_model(pipe, case):
     # the reference is a real edit, not the input passed through
     content = np.asarray(Image.open(EXAMPLES / CASES[case]["image"]).convert("RGB"), dtype=np.float32) / 255
     assert np.abs(reference - content).mean() > 0.02
+
+
+def test_figure_script_draws_the_card_grid(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "figure.jpg"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scenes_figures.py"), "--model", "tcp-scenes",
+                           "--images", str(EXAMPLES), "--resolution", "64", "-o", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from tcp_hub.data.folder import find_images
+
+    n = len(find_images(EXAMPLES)) // 2 * 2  # an even count: swaps pair neighbours
+    assert Image.open(out).size == (n * 64, 4 * 64)  # rows: photos, reconstructions, swaps, region edits
