@@ -1,6 +1,5 @@
 """The app served in-process and called through its named API endpoints with gradio_client."""
 
-import importlib.util
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,20 +10,17 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+from scripts import load_script
 from tcp_hub import app_logic as logic
 from test_app_handlers import (CHANGED, MARGIN, SIZE, TEST_MODEL, UNCHANGED, deep_inside, diff, far_outside, layer,
                                photo, reconstruction, stripes_and_grass, tiny_pipe)
 
-ROOT = Path(__file__).resolve().parents[1]
 BOX = (0, SIZE, 0, 40)  # region 1: the left band
 
 
 def load_app():
     """Import the repository's app.py as a module (it is a script at the root, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("tcp_hub_space_app", ROOT / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("app.py", "tcp_hub_space_app")
 
 
 @pytest.fixture(scope="module")

@@ -149,14 +149,9 @@ def test_evaluate_model_refuses_training_scenes(tiny_models):
 
 # ---- benchmarks/disentanglement.py -----------------------------------------------------------------
 def _load_benchmark():
-    import importlib.util
-    from pathlib import Path
+    from scripts import load_script
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "disentanglement.py"
-    spec = importlib.util.spec_from_file_location("disentanglement_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/disentanglement.py", "disentanglement_benchmark")
 
 
 def test_benchmark_trains_both_methods_with_identical_settings_but_the_ablation():

@@ -86,14 +86,9 @@ def test_fid_of_a_set_with_itself_is_zero_and_of_different_sets_is_positive():
 
 # ---- benchmarks/scenes_quality.py -------------------------------------------------------------------
 def _load_scenes_quality():
-    import importlib.util
-    from pathlib import Path
+    from scripts import load_script
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "scenes_quality.py"
-    spec = importlib.util.spec_from_file_location("scenes_quality", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/scenes_quality.py", "scenes_quality")
 
 
 @needs_weights
