@@ -4,7 +4,8 @@
 #
 # The device machine goes back 30 s after a call returns, so training runs under setsid and later calls
 # keep the machine busy while it runs. Carry the photos (../shared/data/photos) in an ignored folder.
-#   bash benchmarks/gpu_train_scenes.sh start PHOTOS MINUTES     # launch both runs, return at once
+#   bash benchmarks/gpu_train_scenes.sh start PHOTOS MINUTES [INIT]  # launch both runs, return at once;
+#       INIT: a folder holding tcp-scenes/ and swae-scenes/ (an earlier `finish`) to continue from (--init_from)
 #   bash benchmarks/gpu_train_scenes.sh wait MINUTES             # stay busy (whole minutes, <= 9 a call), show progress
 #   bash benchmarks/gpu_train_scenes.sh finish OUT               # export both as fp16, pack them into OUT
 # EXTRA="--preset tiny --resolution 64 ..." overrides config values (a CPU smoke run uses it).
@@ -13,11 +14,12 @@ runs=${RUNS:-/tmp/scenes-runs}
 cmd=$1; shift
 case "$cmd" in
 start)
-  photos=$1; minutes=$2; mkdir -p "$runs"
+  photos=$1; minutes=$2; init=${3:-}; mkdir -p "$runs"
   for ablation in tcp swae; do
+    from=(); [ -n "$init" ] && from=(--init_from "$init/$ablation-scenes")
     setsid nohup python3 train_accelerate.py --config configs/scenes256-small.json --train_data_dir "$photos" \
       --output_dir "$runs/$ablation" --ablation "$ablation" --max_train_minutes "$minutes" \
-      --max_train_steps 1000000 ${EXTRA:-} > "$runs/$ablation.log" 2>&1 < /dev/null &
+      --max_train_steps 1000000 "${from[@]}" ${EXTRA:-} > "$runs/$ablation.log" 2>&1 < /dev/null &
   done
   sleep 5; tail -n 3 "$runs"/*.log ;;
 wait)

@@ -31,6 +31,8 @@ class CardInfo:
         losses: ``(term, weight)`` pairs actually used.
         metrics: metric name -> value, when an evaluation has been run.
         datasets: Hub dataset ids for the front matter.
+        init_from: the model whose weights this run started from ("" for a run from scratch); steps
+            and images seen count this run only.
     """
 
     repo_id: str
@@ -48,6 +50,7 @@ class CardInfo:
     license: str = "apache-2.0"
     metrics: Dict[str, float] = field(default_factory=dict)
     datasets: List[str] = field(default_factory=list)
+    init_from: str = ""
 
 
 def fill_template(template: str, values: Dict[str, object]) -> str:
@@ -92,7 +95,8 @@ def render_model_card(info: CardInfo, template: Optional[str] = None) -> ModelCa
         "resolution": info.resolution,
         "preset": info.preset,
         "parameters": f"{info.parameters / 1e6:.1f} M" if info.parameters >= 1e5 else f"{info.parameters:,}",
-        "steps": f"{info.steps:,}",
+        "steps": f"{info.steps:,}" + (f" (this run; it started from the weights of `{info.init_from}`)"
+                                      if info.init_from else ""),
         "images_seen": f"{info.images_seen:,}",
         "global_batch": info.global_batch,
         "mixed_precision": "fp32" if info.mixed_precision in ("no", None) else info.mixed_precision,

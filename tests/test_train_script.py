@@ -202,3 +202,24 @@ def test_dataset_repeats_lengthen_the_epoch_and_keep_the_held_out_split(tmp_path
     assert not any(torch.equal(train_set[i], held) for i in range(len(train_set)))
     with pytest.raises(InputError, match="dataset_repeats"):
         make_datasets(parse_args(["--train_data_dir", str(photos), "--dataset_repeats", "0"]))
+
+
+def test_init_from_starts_a_new_run_from_a_trained_models_weights(tmp_path):
+    first = tmp_path / "first"
+    train(parse_args([*TINY, "--output_dir", str(first), "--max_train_steps", "2", "--checkpointing_steps", "100"]))
+    AcceleratorState._reset_state(reset_partial_state=True)
+    second = tmp_path / "second"
+    # Zero learning rate: the weights stay where --init_from put them.
+    train(parse_args([*TINY, "--output_dir", str(second), "--max_train_steps", "1", "--checkpointing_steps", "100",
+                      "--init_from", str(first), "--learning_rate", "0"]))
+    for sub in ("encoder", "generator", "discriminators/discriminator", "discriminators/patch_discriminator"):
+        before, after = weights(first / sub), weights(second / sub)
+        assert all(torch.equal(before[k], after[k]) for k in before), sub
+    card = (second / "README.md").read_text()
+    assert f"| optimiser steps | 1 (this run; it started from the weights of `{first}`) |" in card
+
+
+def test_init_from_a_model_of_another_size_is_refused_with_the_preset_named(tmp_path):
+    with pytest.raises(InputError, match="does not fit --preset tiny"):
+        train(parse_args([*TINY, "--output_dir", str(tmp_path / "run"), "--max_train_steps", "1",
+                          "--init_from", "tcp-scenes"]))

@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpointing_steps", type=int, default=5000)
     run.add_argument("--checkpoints_total_limit", type=int, default=None, help="keep at most this many checkpoints")
     run.add_argument("--resume_from_checkpoint", default=None, help="'latest' or a checkpoint folder")
+    run.add_argument("--init_from", default=None,
+                     help="start a new run from a trained model's weights (bundled name, pipeline or output "
+                          "folder, Hub id): encoder and generator, and the discriminators when the folder has "
+                          "them; optimiser state and step count start fresh. Ignored when resuming")
     run.add_argument("--report_to", default="tensorboard", choices=("tensorboard", "none"))
     run.add_argument("--logging_dir", default="logs", help="TensorBoard folder, relative to output_dir")
     run.add_argument("--logging_steps", type=int, default=10, help="log losses every N steps")

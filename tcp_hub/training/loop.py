@@ -80,6 +80,32 @@ def read_exclude_list(path) -> Optional[List[str]]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
+def initial_models(args):
+    """Fresh (E, G, D, Dpatch) of ``--preset``; with ``--init_from``, E and G (and the discriminators
+    when the source has a ``discriminators/`` folder) start from that model's weights."""
+    models = build_models(args.preset, args.resolution)
+    if not args.init_from:
+        return models
+    from ..models import TCPDiscriminator, TCPPatchDiscriminator
+    from ..pipeline import load_pipeline, resolve_model_path
+
+    pipe = load_pipeline(args.init_from)
+    sources = [pipe.encoder, pipe.generator]
+    folder = Path(resolve_model_path(args.init_from)) / "discriminators"
+    if folder.is_dir():
+        sources += [TCPDiscriminator.from_pretrained(folder / "discriminator"),
+                    TCPPatchDiscriminator.from_pretrained(folder / "patch_discriminator")]
+    for model, source in zip(models, sources):
+        state = {k: v.float() for k, v in source.state_dict().items()}
+        mismatched = [k for k, v in model.state_dict().items() if k not in state or state[k].shape != v.shape]
+        if mismatched or len(state) != len(model.state_dict()):
+            raise InputError(f"--init_from {args.init_from}: its {type(model).__name__} does not fit --preset "
+                             f"{args.preset} (first differing weight: {(mismatched or sorted(state))[0]}); "
+                             "pass the preset it was trained with")
+        model.load_state_dict(state)
+    return models
+
+
 def describe_data(args, n_train: int) -> str:
     if args.dataset == "synthetic":
         return f"{n_train:,} procedural synthetic scenes (tcp_hub.data.SyntheticScenes)"
@@ -121,7 +147,7 @@ def train(args) -> Path:
     loader = DataLoader(train_set, batch_size=args.train_batch_size, shuffle=True, drop_last=True,
                         num_workers=args.dataloader_num_workers, pin_memory=acc.device.type == "cuda",
                         persistent_workers=args.dataloader_num_workers > 0)
-    trainer = TCPTrainer(*build_models(args.preset, args.resolution), TrainerConfig.from_args(args), acc)
+    trainer = TCPTrainer(*initial_models(args), TrainerConfig.from_args(args), acc)
     register_hooks(trainer)
     loader = acc.prepare(loader)
     steps_per_epoch = len(loader) // args.gradient_accumulation_steps
@@ -230,7 +256,7 @@ def write_output_folder(trainer: TCPTrainer, args, out: Path, data: str) -> Opti
         mixed_precision=trainer.accelerator.mixed_precision, ablation=args.ablation, ema=args.use_ema,
         losses=losses_used(trainer.config), license=args.license,
         metrics=json.loads(metrics_file.read_text()) if metrics_file.is_file() else {},
-        datasets=[args.dataset_name] if args.dataset_name else [])
+        datasets=[args.dataset_name] if args.dataset_name else [], init_from=args.init_from or "")
     hub.write_model_card(out, info)
     if args.push_to_hub:
         hub.upload_model_folder(out, repo_id)
