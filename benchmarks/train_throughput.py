@@ -12,9 +12,18 @@ R1 = the R1 gradient computation within it; G step = G losses, backward of E + G
 TCP fwd = the extra forward passes of the TCP terms (region-mixed G call, re-encoding for code
 consistency), counted within generate and G step.
 
+--compile sets TrainerConfig.compile: all four networks compiled, R1's passes on real images eager.
+The warmup takes the compilations (step 0 has R1 and code consistency, step 1 the first D step
+without R1), so keep --warmup at 2 or more; the last column says how long the warm-up took. On the
+H100 machine (16 CPU cores) compiling the full model had not finished its warm-up after 170 s, nor
+after 165 s more with the first attempt's Inductor cache: start it in the background (setsid) and poll.
+
 Measured on one H100 (torch 2.11, bf16, full model, 256 px, batch 16, eager; benchmarks/RESULTS.md):
-swae 1.62 it/s (25.9 images/s, 25 GiB), 1.83 it/s with --channels_last, 1.70 with --compile; tcp 1.22 it/s.
-The small preset is only 2.4x faster (3.90 it/s): the iteration is bound by per-op overhead.
+swae 1.62 it/s (25.9 images/s, 25 GiB), 1.83 it/s with --channels_last (1.90 over 8 steps without
+R1, re-measured in session 3); tcp 1.22 it/s. An earlier
+--compile of only E and G hit dynamo's recompile limit and gave 1.70 (swae); compiling all four
+networks is not measured yet. The small preset is only 2.4x faster (3.90 it/s): the iteration is
+bound by per-op overhead.
 """
 
 import argparse
@@ -68,19 +77,22 @@ def measure(args, precision: str, ablation: str) -> dict:
     accelerator = Accelerator(mixed_precision={"fp32": "no"}.get(precision, precision), cpu=args.device == "cpu")
     device = accelerator.device
     torch.manual_seed(0)
-    encoder, generator, discriminator, patch_discriminator = build_models(args.preset, args.resolution)
-    if args.compile:  # D and Dpatch stay eager: R1 needs double backward, which compiled graphs lack
-        encoder, generator = torch.compile(encoder), torch.compile(generator)
-    config = TrainerConfig(ablation=ablation, channels_last=args.channels_last, nan_check_steps=args.nan_check_steps)
-    trainer = TCPTrainer(encoder, generator, discriminator, patch_discriminator, config, accelerator)
+    config = TrainerConfig(ablation=ablation, channels_last=args.channels_last, compile=args.compile,
+                           nan_check_steps=args.nan_check_steps)
+    trainer = TCPTrainer(*build_models(args.preset, args.resolution), config, accelerator)
     timer = PhaseTimer(device)
     trainer.profiler = timer
     images = torch.rand(args.batch_size, 3, args.resolution, args.resolution, device=device) * 2 - 1
-    for _ in range(args.warmup):
+    warmup_start = time.perf_counter()
+    for i in range(args.warmup):
         trainer.run_step(images)
+        if args.compile:  # compilation can take minutes: say how far it got
+            print(f"  warm-up step {i + 1}/{args.warmup} done after {time.perf_counter() - warmup_start:.0f} s",
+                  flush=True)
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+    warmup_s = time.perf_counter() - warmup_start
     timer.enabled = args.phases
     start = time.perf_counter()
     for _ in range(args.steps):
@@ -99,7 +111,7 @@ def measure(args, precision: str, ablation: str) -> dict:
     total_ms = 1000 * seconds
     return {
         "precision": precision, "ablation": ablation,
-        "images_per_s": args.steps * args.batch_size / seconds, "it_per_s": args.steps / seconds,
+        "warmup_s": warmup_s, "images_per_s": args.steps * args.batch_size / seconds, "it_per_s": args.steps / seconds,
         "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan"),
         "shares": {p: phases.get(p, 0.0) / total_ms for p in PHASES},
     }
@@ -115,7 +127,8 @@ def main(argv=None):
     p.add_argument("--precision", nargs="+", default=["bf16", "fp32"], choices=("bf16", "fp16", "fp32"))
     p.add_argument("--ablation", nargs="+", default=["swae", "tcp"], choices=("swae", "tcp"))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cuda", "cpu"))
-    p.add_argument("--compile", action="store_true", help="torch.compile the encoder and generator")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the four networks (TrainerConfig.compile; R1's real-image passes stay eager)")
     p.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=False,
                    help="channels-last memory format (H100, bf16, swae: 1.83 vs 1.62 it/s)")
     p.add_argument("--phases", action=argparse.BooleanOptionalAction, default=True,
@@ -130,7 +143,8 @@ def main(argv=None):
     name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
     print(f"{name}: preset {args.preset}, {args.resolution} px, batch {args.batch_size}, {args.steps} steps, "
           f"compile={args.compile}, channels_last={args.channels_last}, torch {torch.__version__}")
-    header = "| precision | ablation | images/s | it/s | peak GiB | generate | D step | R1 | G step | TCP fwd |"
+    header = ("| precision | ablation | images/s | it/s | peak GiB | generate | D step | R1 | G step | TCP fwd "
+              "| warm-up s |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for precision in args.precision:
@@ -138,7 +152,7 @@ def main(argv=None):
             r = measure(args, precision, ablation)
             shares = " | ".join(f"{100 * r['shares'][ph]:.0f}%" for ph in PHASES)
             print(f"| {precision} | {ablation} | {r['images_per_s']:.1f} | {r['it_per_s']:.2f} | "
-                  f"{r['peak_gib']:.1f} | {shares} |", flush=True)
+                  f"{r['peak_gib']:.1f} | {shares} | {r['warmup_s']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

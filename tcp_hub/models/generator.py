@@ -1,7 +1,7 @@
 """The generator G: (content code, one style or K styles with masks) -> image."""
 
 import math
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -10,11 +10,13 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from .layers import ConvLayer
-from .modulation import ContentModulation, NoiseSource, RegionStyles, StyledConv, ToRGB
+from .modulation import ContentModulation, RegionStyles, StyledConv, ToRGB
 
 
 class _HeadBlock(nn.Module):
     """Resolution-preserving residual block at the content code's resolution."""
+
+    scale = 1  # output side / input side
 
     def __init__(self, in_ch, out_ch, style_dim):
         super().__init__()
@@ -23,11 +25,13 @@ class _HeadBlock(nn.Module):
         self.skip = nn.Identity() if in_ch == out_ch else ConvLayer(in_ch, out_ch, 1, bias=False, activate=False)
 
     def forward(self, x, regions, noise):
-        return (self.conv2(self.conv1(x, regions, noise), regions, noise) + self.skip(x)) / math.sqrt(2)
+        return (self.conv2(self.conv1(x, regions, noise[0]), regions, noise[1]) + self.skip(x)) / math.sqrt(2)
 
 
 class _UpBlock(nn.Module):
     """Residual block that doubles the resolution (anti-aliased transposed conv; bilinear skip)."""
+
+    scale = 2  # output side / input side
 
     def __init__(self, in_ch, out_ch, style_dim):
         super().__init__()
@@ -37,7 +41,7 @@ class _UpBlock(nn.Module):
 
     def forward(self, x, regions, noise):
         skip = F.interpolate(self.skip(x), scale_factor=2, mode="bilinear", align_corners=False)
-        return (self.conv2(self.conv1(x, regions, noise), regions, noise) + skip) / math.sqrt(2)
+        return (self.conv2(self.conv1(x, regions, noise[0]), regions, noise[1]) + skip) / math.sqrt(2)
 
 
 class TCPGenerator(ModelMixin, ConfigMixin):
@@ -77,18 +81,27 @@ class TCPGenerator(ModelMixin, ConfigMixin):
     def upsample_factor(self) -> int:
         return 2 ** len(self.config.block_out_channels)
 
-    def _noise_source(self, noise_mode: str, generator: Optional[torch.Generator]) -> NoiseSource:
+    def noise_maps(self, content: torch.Tensor, noise_mode: str = "random",
+                   generator: Optional[torch.Generator] = None) -> List[Optional[torch.Tensor]]:
+        """The per-pixel noise that `forward` adds for ``content [B, C, h, w]``: two maps per block
+        (one per styled conv, in the order the layers use them), ``[B, 1, H, W]`` at the block's
+        output resolution; ``None`` each with ``noise_mode="none"`` or a model without noise.
+
+        `forward` calls this unless given ``noise``; drawing up front lets a caller reuse one draw
+        and keeps ``torch.Generator`` (which Dynamo cannot trace) out of a compiled forward.
+        """
         if noise_mode not in ("random", "none"):
             raise ValueError(f"noise_mode must be 'random' or 'none', got {noise_mode!r}")
         if noise_mode == "none" or not self.config.use_noise:
-            return lambda x: None
-
-        def draw(x):
-            device = generator.device if generator is not None else x.device
-            n = torch.randn((x.shape[0], 1, *x.shape[2:]), generator=generator, device=device)
-            return n.to(x.device)
-
-        return draw
+            return [None] * (2 * len(self.blocks))
+        b, _, h, w = content.shape
+        device = generator.device if generator is not None else content.device
+        maps = []
+        for block in self.blocks:
+            h, w = h * block.scale, w * block.scale
+            for _ in range(2):
+                maps.append(torch.randn((b, 1, h, w), generator=generator, device=device).to(content.device))
+        return maps
 
     def forward(
         self,
@@ -97,6 +110,7 @@ class TCPGenerator(ModelMixin, ConfigMixin):
         masks: Optional[torch.Tensor] = None,
         noise_mode: str = "random",
         generator: Optional[torch.Generator] = None,
+        noise: Optional[Sequence[Optional[torch.Tensor]]] = None,
     ) -> torch.Tensor:
         """Render images.
 
@@ -107,6 +121,8 @@ class TCPGenerator(ModelMixin, ConfigMixin):
                 when K > 1.
             noise_mode: ``"random"`` (drawn from ``generator`` when given, so seeded calls repeat
                 exactly) or ``"none"``.
+            noise: the maps of `noise_maps`, used instead of drawing (``noise_mode`` and
+                ``generator`` are then ignored).
 
         Returns:
             ``[B, 3, h * 16, w * 16]`` images, roughly in [-1, 1].
@@ -119,9 +135,12 @@ class TCPGenerator(ModelMixin, ConfigMixin):
             raise ValueError(f"{style.shape[1]} styles per image need masks [B, K, H, W] saying where each applies")
         if masks is not None and (masks.ndim != 4 or masks.shape[:2] != style.shape[:2]):
             raise ValueError(f"masks must be [B, K, H, W] matching styles {tuple(style.shape[:2])}, got {tuple(masks.shape)}")
+        if noise is None:
+            noise = self.noise_maps(content, noise_mode, generator)
+        if len(noise) != 2 * len(self.blocks):
+            raise ValueError(f"noise must hold {2 * len(self.blocks)} maps (see noise_maps), got {len(noise)}")
         regions = RegionStyles(style.to(content.dtype), masks)
-        noise = self._noise_source(noise_mode, generator)
         x = self.content_modulation(content, regions)
-        for block in self.blocks:
-            x = block(x, regions, noise)
+        for i, block in enumerate(self.blocks):
+            x = block(x, regions, noise[2 * i:2 * i + 2])
         return self.to_rgb(x, regions)

@@ -22,8 +22,11 @@ def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.
     On GPUs it is written as sums of shifted slices (cuDNN's depthwise convolution is slow there),
     wrapped in an autograd function whose backward is the same filter: autograd's own backward of
     slicing allocates a zero-filled copy of the input per tap. On CPUs the depthwise convolution is
-    faster. All paths compute the same thing, gradients and R1's double backward too (tested).
+    faster. Under ``torch.compile`` the plain slices are used on every device: Inductor fuses them
+    into one kernel. All paths compute the same thing, gradients and R1's double backward too (tested).
     """
+    if torch.compiler.is_compiling():
+        return _padded_blur_slices(x, taps, pad)
     if x.is_cuda:
         return _SliceBlur.apply(x, tuple(taps), tuple(pad))
     return _blur_depthwise(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)

@@ -12,7 +12,7 @@ special case K = 1 without masks.
 """
 
 import math
-from typing import Callable, Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -21,9 +21,6 @@ from torch import nn
 from .layers import Blur, EqualLinear, fused_leaky_relu
 
 DEMOD_EPS = 1e-8
-
-# Returns per-pixel noise [B, 1, H, W] for a feature map, or None for no noise.
-NoiseSource = Callable[[torch.Tensor], Optional[torch.Tensor]]
 
 
 class RegionStyles:
@@ -113,9 +110,10 @@ class StyledConv(nn.Module):
         self.noise = NoiseInjection()
         self.bias = nn.Parameter(torch.zeros(out_ch))
 
-    def forward(self, x, regions: RegionStyles, noise: NoiseSource):
+    def forward(self, x, regions: RegionStyles, noise: Optional[torch.Tensor]):
+        """``noise``: ``[B, 1, H, W]`` at the output's resolution, or ``None`` for none."""
         x = self.conv(x, regions)
-        x = self.noise(x, noise(x))
+        x = self.noise(x, noise)
         return fused_leaky_relu(x, self.bias)
 
 

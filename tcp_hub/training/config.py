@@ -55,6 +55,9 @@ class TrainerConfig:
     ema_decay: float = _opt(0.999, "EMA decay per optimiser step")
     seed: int = _opt(0, "seed of weights, data order and every random draw of training")
     channels_last: bool = _opt(False, "channels-last memory format (faster convolutions on recent GPUs)")
+    compile: bool = _opt(False, "torch.compile the four networks (dynamic=False); R1 steps run the image/patch "
+                                "discriminators' real-image pass eagerly because compiled graphs have no "
+                                "double backward")
     nan_check_steps: int = _opt(1, "check every loss term for NaN/inf every N steps (one GPU sync each)")
 
     def __post_init__(self):

@@ -11,6 +11,10 @@ against the updated discriminators.
 
 Every random draw of training (generator noise, crops, masks) comes from generators seeded by
 ``(seed, process, step)``, so a resumed run repeats the uninterrupted run's draws exactly.
+
+With ``config.compile`` the step calls compiled wrappers of the four networks (they share the
+models' parameters; the models stay what is saved, unwrapped and averaged). Compiled graphs have
+no double backward, so on R1 steps the discriminators' calls on real images run eagerly.
 """
 
 import contextlib
@@ -18,6 +22,7 @@ import math
 from typing import Dict
 
 import torch
+import torch._dynamo
 from accelerate import Accelerator
 from torch import nn
 
@@ -28,6 +33,13 @@ from .ema import ModelEMA
 
 # Independent random streams of one step.
 _NOISE, _MASKS, _D_REAL_CROPS, _D_FAKE_CROPS, _G_FAKE_CROPS, _REFERENCE_CROPS = range(6)
+
+_NETWORKS = ("encoder", "generator", "discriminator", "patch_discriminator")
+# Dynamo compiles a graph per network and variant: D on real and on fake batches, trainable (D step)
+# and frozen (G step); G with one style and with two plus masks; E on images and on swaps that need
+# gradients; each again per batch size and precision. The limit counts per function, and with mixed
+# precision Accelerate wraps all four forwards in one function, so Dynamo's default of 8 is too few.
+_RECOMPILE_LIMIT = 64
 
 
 class NonFiniteLossError(RuntimeError):
@@ -79,6 +91,11 @@ class TCPTrainer:
                                  lr=config.learning_rate * c, betas=(betas[0] ** c, betas[1] ** c), fused=fused)
         (self.encoder, self.generator, self.discriminator, self.patch_discriminator, self.opt_g,
          self.opt_d) = accelerator.prepare(encoder, generator, discriminator, patch_discriminator, opt_g, opt_d)
+        # What the step calls: the prepared models, or compiled wrappers sharing their parameters.
+        self.nets: Dict[str, nn.Module] = {name: getattr(self, name) for name in _NETWORKS}
+        if config.compile:
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, _RECOMPILE_LIMIT)
+            self.nets = {name: torch.compile(net, dynamic=False) for name, net in self.nets.items()}
         self.ema: Dict[str, ModelEMA] = {}
         if config.use_ema:
             self.ema = {"encoder": ModelEMA(self.unwrapped("encoder"), config.ema_decay),
@@ -162,23 +179,25 @@ class TCPTrainer:
     def _generate(self, x, partner, with_mix: bool) -> Dict[str, torch.Tensor]:
         """Codes and generated images, with the graph kept for the generator step.
 
-        The three generator calls share one noise seed, so y differs from its alignment targets
+        The three generator calls share one noise draw, so y differs from its alignment targets
         only through the styles.
         """
+        E, G = self.nets["encoder"], self.nets["generator"]
         with self.accelerator.autocast():
-            content, style = self.encoder(x)
+            content, style = E(x)
             style_p = style[partner]
             out = {"content": content, "style": style, "style_p": style_p}
-            out["rec"] = self.generator(content, style, generator=self._rng(_NOISE))
-            out["swap"] = self.generator(content, style_p, generator=self._rng(_NOISE))
+            noise = self.unwrapped("generator").noise_maps(content, generator=self._rng(_NOISE))
+            out["rec"] = G(content, style, noise=noise)
+            out["swap"] = G(content, style_p, noise=noise)
             if with_mix:
                 with self.profiler.phase("tcp_forward"):
                     b, _, h, w = x.shape
                     mask = random_masks(b, h, w, generator=self._rng(_MASKS, cpu=True))
                     mask = mask.to(x.device, x.dtype, non_blocking=True)
                     out["mask"] = mask
-                    out["mix"] = self.generator(content, torch.stack([style, style_p], 1),
-                                                torch.cat([1 - mask, mask], 1), generator=self._rng(_NOISE))
+                    out["mix"] = G(content, torch.stack([style, style_p], 1), torch.cat([1 - mask, mask], 1),
+                                   noise=noise)
         return out
 
     def _fake_batch(self, fakes, detach: bool):
@@ -188,14 +207,17 @@ class TCPTrainer:
 
     def _discriminator_step(self, x, partner, fakes, do_r1: bool) -> Dict[str, torch.Tensor]:
         acc, cfg = self.accelerator, self.config
-        D, Dp = self.discriminator, self.patch_discriminator
-        _set_trainable(D, True)
-        _set_trainable(Dp, True)
+        _set_trainable(self.discriminator, True)
+        _set_trainable(self.patch_discriminator, True)
+        D, Dp = self.nets["discriminator"], self.nets["patch_discriminator"]
+        # R1 differentiates the logits of real images twice, which compiled graphs cannot: on R1 steps
+        # the calls that see real images run eagerly.
+        D_real, Dp_real = (self.discriminator, self.patch_discriminator) if do_r1 else (D, Dp)
         b = x.shape[0]
         terms: Dict[str, torch.Tensor] = {}
         with acc.autocast():
             real = x.detach().requires_grad_(do_r1)
-            real_logits = D(real)
+            real_logits = D_real(real)
             names, fake_batch = self._fake_batch(fakes, detach=True)
             fake_logits = D(fake_batch).split(b)
             real_patches = self._crops(x, _D_REAL_CROPS).detach().requires_grad_(do_r1)
@@ -203,7 +225,7 @@ class TCPTrainer:
             # swap[p(i)] = G(c[p(i)], s[i]) has x[i]'s texture (p is an involution), so one call with
             # x[i]'s references judges real and fake patches and encodes the references once.
             fake_patches = self._crops(fakes["swap"].detach(), _D_FAKE_CROPS)[partner]
-            patch_logits = Dp(torch.cat([real_patches, fake_patches], 1), reference)
+            patch_logits = Dp_real(torch.cat([real_patches, fake_patches], 1), reference)
             real_patch_logits, fake_patch_logits = patch_logits.split(cfg.num_crops, dim=1)
         terms["d_real"] = L.discriminator_real_loss(real_logits)
         weights = {"rec": cfg.d_rec_weight, "swap": cfg.d_swap_weight, "mix": cfg.d_swap_weight}
@@ -236,14 +258,14 @@ class TCPTrainer:
         terms: Dict[str, torch.Tensor] = {}
         with acc.autocast():
             names, fake_batch = self._fake_batch(fakes, detach=False)
-            fake_logits = self.discriminator(fake_batch).split(b)
+            fake_logits = self.nets["discriminator"](fake_batch).split(b)
             with torch.no_grad():
                 reference = self._crops(x, _REFERENCE_CROPS)[partner]
             fake_patches = self._crops(fakes["swap"], _G_FAKE_CROPS)
-            patch_logits = self.patch_discriminator(fake_patches, reference)
+            patch_logits = self.nets["patch_discriminator"](fake_patches, reference)
             if do_cc:
                 with self.profiler.phase("tcp_forward"):
-                    content_g, style_g = self.encoder(fakes["swap"])
+                    content_g, style_g = self.nets["encoder"](fakes["swap"])
         terms["reconstruction"] = L.reconstruction_loss(fakes["rec"], x)
         total = cfg.reconstruction_weight * terms["reconstruction"]
         weights = {"rec": cfg.gan_rec_weight, "swap": cfg.gan_swap_weight, "mix": cfg.gan_swap_weight}
