@@ -190,3 +190,17 @@ def test_gpu_blur_gradient_and_double_backward_match_autograd(taps, pad):
     assert torch.autograd.gradgradcheck(fn, (x,))
     padded = torch.nn.functional.pad(x, (pad[0], pad[1], pad[0], pad[1]))
     torch.testing.assert_close(fn(x), _blur_depthwise(padded, taps))
+
+
+def test_blur_benchmark_variants_compute_the_library_filter():
+    from scripts import load_script
+    from tcp_hub.models.layers import blur
+
+    bench = load_script("benchmarks/blur_variants.py", "blur_variants")
+    x = torch.randn(2, 3, 12, 12, dtype=torch.float64)
+    for variant, fn in bench.FULL.items():
+        torch.testing.assert_close(fn(x, bench.PAD), bench.reference(x, bench.PAD, 1), msg=variant)
+    for variant, fn in bench.STRIDE2.items():
+        torch.testing.assert_close(fn(x, (1, 1)), bench.reference(x, (1, 1), 2), msg=variant)
+    # the reference is tcp_hub's own blur at the same padding
+    torch.testing.assert_close(bench.reference(x, bench.PAD, 1), blur(x, bench.TAPS, bench.PAD))
