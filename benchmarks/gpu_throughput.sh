@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Issue 3's measurements on a lent GPU, in the background: compiling the full model takes over 5 minutes
+# there, longer than is safe for one call, and the machine goes back 30 s after a call returns.
+#   source benchmarks/gpu_setup.sh && bash benchmarks/gpu_throughput.sh start   # returns at once
+#   bash benchmarks/gpu_throughput.sh poll MINUTES    # stay busy up to MINUTES (<= 9), print the log so far
+# Runs, one after another: the blur variants, the eager baseline (bf16, channels-last, swae and tcp), then
+# the same compiled. Log: /tmp/throughput.log.
+set -uo pipefail
+log=/tmp/throughput.log
+case "${1:-}" in
+start)
+  setsid nohup bash -c "
+    python3 benchmarks/blur_variants.py
+    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --steps 32 --warmup 3
+    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --compile --steps 32 --warmup 3
+    echo ALL DONE" > "$log" 2>&1 < /dev/null &
+  sleep 2; cat "$log" ;;
+poll)
+  end=$(( $(date +%s) + 60 * ${2:-1} ))
+  while [ "$(date +%s)" -lt "$end" ] && ! grep -q "ALL DONE" "$log"; do sleep 15; done
+  grep -v "Warning\|warn(" "$log" ;;
+*) echo "usage: $0 start | poll MINUTES" >&2; exit 2 ;;
+esac
