@@ -14,13 +14,12 @@ consistency), counted within generate and G step.
 
 --compile sets TrainerConfig.compile: all four networks compiled, R1's passes on real images eager.
 The warmup takes the compilations (step 0 has R1 and code consistency, step 1 the first D step
-without R1), so keep --warmup at 2 or more; the last column says how long the warm-up took. On the
-H100 machine (16 CPU cores) compiling the full model had not finished its warm-up after 170 s, nor
-after 165 s more with the first attempt's Inductor cache: start it in the background (setsid) and poll.
+without R1), so keep --warmup at 2 or more; the last column says how long the warm-up took. For the
+full model that is over 5 minutes on the lent H100 machine: run it in the background there
+(benchmarks/gpu_throughput.sh).
 
 Measured on one H100 (torch 2.11, bf16, full model, 256 px, batch 16, eager; benchmarks/RESULTS.md):
-swae 1.62 it/s (25.9 images/s, 25 GiB), 1.83 it/s with --channels_last (1.90 over 8 steps without
-R1, re-measured in session 3); tcp 1.22 it/s. An earlier
+swae 1.62 it/s (25.9 images/s, 25 GiB), 1.83 it/s with --channels_last; tcp 1.22 it/s. An earlier
 --compile of only E and G hit dynamo's recompile limit and gave 1.70 (swae); compiling all four
 networks is not measured yet. The small preset is only 2.4x faster (3.90 it/s): the iteration is
 bound by per-op overhead.

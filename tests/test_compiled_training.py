@@ -57,7 +57,12 @@ def train(scenes, compile: bool, ablation: str):
     torch.manual_seed(0)
     config = TrainerConfig(ablation=ablation, learning_rate=LEARNING_RATE, compile=compile, **SCHEDULE)
     trainer = TCPTrainer(*build_models("tiny", RES), config, Accelerator(cpu=True))
-    return [trainer.step(batch) for batch in scenes.split(BATCH)]
+    limit = torch._dynamo.config.recompile_limit
+    losses = [trainer.step(batch) for batch in scenes.split(BATCH)]
+    assert torch._dynamo.config.recompile_limit == limit  # raised only inside the step
+    compiled = [isinstance(net, torch._dynamo.eval_frame.OptimizedModule) for net in trainer.nets.values()]
+    assert compiled == [compile] * 4
+    return losses
 
 
 def assert_same_losses(eager, compiled):
@@ -95,6 +100,7 @@ def test_compiled_steps_give_the_eager_losses(scenes, aot_eager, ablation, first
     eager = train(scenes, compile=False, ablation=ablation)
     compiled = train(scenes, compile=True, ablation=ablation)
     assert first_step_terms <= set(compiled[0]) and "d_r1" in compiled[2]
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 4  # something was traced
     assert not torch._dynamo.utils.counters["graph_break"]
     assert_same_losses(eager, compiled)
 
@@ -104,5 +110,6 @@ def test_inductor_compiled_steps_give_the_eager_losses(scenes):
     eager = train(scenes, compile=False, ablation="tcp")
     compiled = train(scenes, compile=True, ablation="tcp")
     assert {"d_r1", "code_consistency"} <= set(compiled[0]) and "d_r1" in compiled[2]
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 4
     assert not torch._dynamo.utils.counters["graph_break"]
     assert_same_losses(eager, compiled)

@@ -144,6 +144,21 @@ def test_noise_can_be_switched_off(tiny_models):
         generator(content, style_a, noise_mode="sometimes")
 
 
+def test_noise_drawn_up_front_gives_the_seeded_output_and_wrong_maps_are_explained(tiny_models):
+    encoder, generator = tiny_models
+    content, style_a, _ = _two_styles(encoder)
+    with torch.no_grad():
+        drawn = generator(content, style_a, generator=torch.Generator().manual_seed(5))
+        maps = generator.noise_maps(content, generator=torch.Generator().manual_seed(5))
+        torch.testing.assert_close(generator(content, style_a, noise=maps), drawn, rtol=0, atol=0)
+        with pytest.raises(ValueError, match=r"noise map 0 is \(1, 1, 4, 4\) but this content code needs"):
+            generator(content.repeat(1, 1, 2, 2), style_a, noise=maps)
+        with pytest.raises(ValueError, match="noise map 0"):  # drawn for one image, used for two
+            generator(content.repeat(2, 1, 1, 1), style_a.repeat(2, 1), noise=maps)
+        with pytest.raises(ValueError, match="noise must hold"):
+            generator(content, style_a, noise=maps[:-1])
+
+
 def test_generator_explains_missing_masks_for_several_styles(tiny_models):
     encoder, generator = tiny_models
     content, style_a, style_b = _two_styles(encoder)

@@ -219,6 +219,29 @@ def test_init_from_starts_a_new_run_from_a_trained_models_weights(tmp_path):
     assert f"| optimiser steps | 1 (this run; it started from the weights of `{first}`) |" in card
 
 
+def test_init_from_a_training_checkpoint_takes_all_four_networks(tmp_path, capsys):
+    first = tmp_path / "first"
+    train(parse_args([*TINY, "--output_dir", str(first), "--max_train_steps", "2", "--checkpointing_steps", "1"]))
+    AcceleratorState._reset_state(reset_partial_state=True)
+    second = tmp_path / "second"
+    train(parse_args([*TINY, "--output_dir", str(second), "--max_train_steps", "1", "--checkpointing_steps", "100",
+                      "--init_from", str(first / "checkpoint-1"), "--learning_rate", "0"]))
+    assert "initialised the encoder, generator and discriminators from" in capsys.readouterr().out
+    for sub in ("discriminator", "patch_discriminator"):
+        before, after = weights(first / "checkpoint-1" / sub), weights(second / "discriminators" / sub)
+        assert all(torch.equal(before[k], after[k]) for k in before), sub
+
+
+def test_init_from_is_not_loaded_when_resuming(tmp_path):
+    out = tmp_path / "run"
+    train(parse_args([*TINY, "--output_dir", str(out), "--max_train_steps", "1", "--checkpointing_steps", "100"]))
+    AcceleratorState._reset_state(reset_partial_state=True)
+    # tcp-scenes does not fit the tiny preset: loading it would be refused
+    train(parse_args([*TINY, "--output_dir", str(out), "--max_train_steps", "2", "--resume_from_checkpoint",
+                      "latest", "--init_from", "tcp-scenes"]))
+    assert json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
+
+
 def test_init_from_a_model_of_another_size_is_refused_with_the_preset_named(tmp_path):
     with pytest.raises(InputError, match="does not fit --preset tiny"):
         train(parse_args([*TINY, "--output_dir", str(tmp_path / "run"), "--max_train_steps", "1",

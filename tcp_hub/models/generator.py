@@ -1,7 +1,7 @@
 """The generator G: (content code, one style or K styles with masks) -> image."""
 
 import math
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -90,18 +90,29 @@ class TCPGenerator(ModelMixin, ConfigMixin):
         `forward` calls this unless given ``noise``; drawing up front lets a caller reuse one draw
         and keeps ``torch.Generator`` (which Dynamo cannot trace) out of a compiled forward.
         """
-        if noise_mode not in ("random", "none"):
-            raise ValueError(f"noise_mode must be 'random' or 'none', got {noise_mode!r}")
+        _check_noise_mode(noise_mode)
         if noise_mode == "none" or not self.config.use_noise:
             return [None] * (2 * len(self.blocks))
-        b, _, h, w = content.shape
         device = generator.device if generator is not None else content.device
-        maps = []
+        return [torch.randn(shape, generator=generator, device=device).to(content.device)
+                for shape in self._noise_shapes(content)]
+
+    def _noise_shapes(self, content: torch.Tensor) -> List[Tuple[int, int, int, int]]:
+        b, _, h, w = content.shape
+        shapes = []
         for block in self.blocks:
             h, w = h * block.scale, w * block.scale
-            for _ in range(2):
-                maps.append(torch.randn((b, 1, h, w), generator=generator, device=device).to(content.device))
-        return maps
+            shapes += [(b, 1, h, w)] * 2
+        return shapes
+
+    def _check_noise(self, noise: Sequence[Optional[torch.Tensor]], content: torch.Tensor) -> None:
+        shapes = self._noise_shapes(content)
+        if len(noise) != len(shapes):
+            raise ValueError(f"noise must hold {len(shapes)} maps (see noise_maps), got {len(noise)}")
+        for i, (n, shape) in enumerate(zip(noise, shapes)):
+            if n is not None and tuple(n.shape) != shape:
+                raise ValueError(f"noise map {i} is {tuple(n.shape)} but this content code needs {shape}: "
+                                 "draw the maps with noise_maps(content) for the same content")
 
     def forward(
         self,
@@ -135,12 +146,17 @@ class TCPGenerator(ModelMixin, ConfigMixin):
             raise ValueError(f"{style.shape[1]} styles per image need masks [B, K, H, W] saying where each applies")
         if masks is not None and (masks.ndim != 4 or masks.shape[:2] != style.shape[:2]):
             raise ValueError(f"masks must be [B, K, H, W] matching styles {tuple(style.shape[:2])}, got {tuple(masks.shape)}")
+        _check_noise_mode(noise_mode)
         if noise is None:
             noise = self.noise_maps(content, noise_mode, generator)
-        if len(noise) != 2 * len(self.blocks):
-            raise ValueError(f"noise must hold {2 * len(self.blocks)} maps (see noise_maps), got {len(noise)}")
+        self._check_noise(noise, content)
         regions = RegionStyles(style.to(content.dtype), masks)
         x = self.content_modulation(content, regions)
         for i, block in enumerate(self.blocks):
             x = block(x, regions, noise[2 * i:2 * i + 2])
         return self.to_rgb(x, regions)
+
+
+def _check_noise_mode(noise_mode: str) -> None:
+    if noise_mode not in ("random", "none"):
+        raise ValueError(f"noise_mode must be 'random' or 'none', got {noise_mode!r}")

@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 from .. import hub
 from ..data import build_dataset
 from ..errors import InputError
-from ..models import build_models
+from ..models import TCPDiscriminator, TCPPatchDiscriminator, build_models
+from ..pipeline import TCPPipeline, load_pipeline, resolve_model_path
 from .checkpointing import load_checkpoint, register_hooks, resolve_checkpoint, save_checkpoint
 from .config import TrainerConfig, args_to_dict, losses_used
 from .samples import sample_grid, save_grid
@@ -81,29 +82,42 @@ def read_exclude_list(path) -> Optional[List[str]]:
 
 
 def initial_models(args):
-    """Fresh (E, G, D, Dpatch) of ``--preset``; with ``--init_from``, E and G (and the discriminators
-    when the source has a ``discriminators/`` folder) start from that model's weights."""
+    """Fresh (E, G, D, Dpatch) of ``--preset``; with ``--init_from``, the networks that model has start
+    from its weights. Returns the models and a line saying what was initialised (``""`` without it)."""
     models = build_models(args.preset, args.resolution)
     if not args.init_from:
-        return models
-    from ..models import TCPDiscriminator, TCPPatchDiscriminator
-    from ..pipeline import load_pipeline, resolve_model_path
-
+        return models, ""
     pipe = load_pipeline(args.init_from)
-    sources = [pipe.encoder, pipe.generator]
-    folder = Path(resolve_model_path(args.init_from)) / "discriminators"
-    if folder.is_dir():
-        sources += [TCPDiscriminator.from_pretrained(folder / "discriminator"),
-                    TCPPatchDiscriminator.from_pretrained(folder / "patch_discriminator")]
+    sources = [pipe.encoder, pipe.generator] + (_trained_discriminators(args.init_from) or [])
     for model, source in zip(models, sources):
         state = {k: v.float() for k, v in source.state_dict().items()}
-        mismatched = [k for k, v in model.state_dict().items() if k not in state or state[k].shape != v.shape]
-        if mismatched or len(state) != len(model.state_dict()):
+        expected = model.state_dict()
+        differing = sorted(set(state) ^ set(expected)) or sorted(k for k in state if state[k].shape != expected[k].shape)
+        if differing:
             raise InputError(f"--init_from {args.init_from}: its {type(model).__name__} does not fit --preset "
-                             f"{args.preset} (first differing weight: {(mismatched or sorted(state))[0]}); "
-                             "pass the preset it was trained with")
+                             f"{args.preset} (first differing weight: {differing[0]}); pass the preset (or "
+                             "--config) it was trained with")
         model.load_state_dict(state)
-    return models
+    what = "encoder, generator and discriminators" if len(sources) == 4 else \
+        "encoder and generator (it has no discriminators: they start fresh)"
+    return models, f"initialised the {what} from {args.init_from}"
+
+
+def _trained_discriminators(source) -> Optional[list]:
+    """D and Dpatch of ``--init_from``'s model: an output folder keeps them in ``discriminators/``, a
+    training checkpoint at its top level, a Hub repo like an output folder; None where it has none."""
+    path = Path(resolve_model_path(source))
+    for folder in (path / "discriminators", path):
+        if (folder / "discriminator").is_dir() and (folder / "patch_discriminator").is_dir():
+            return [TCPDiscriminator.from_pretrained(folder / "discriminator"),
+                    TCPPatchDiscriminator.from_pretrained(folder / "patch_discriminator")]
+    if path.exists():
+        return None
+    try:  # a Hub repo id
+        return [TCPDiscriminator.from_pretrained(source, subfolder="discriminators/discriminator"),
+                TCPPatchDiscriminator.from_pretrained(source, subfolder="discriminators/patch_discriminator")]
+    except OSError:  # diffusers' "no such file" for repos published without them
+        return None
 
 
 def describe_data(args, n_train: int) -> str:
@@ -147,7 +161,12 @@ def train(args) -> Path:
     loader = DataLoader(train_set, batch_size=args.train_batch_size, shuffle=True, drop_last=True,
                         num_workers=args.dataloader_num_workers, pin_memory=acc.device.type == "cuda",
                         persistent_workers=args.dataloader_num_workers > 0)
-    trainer = TCPTrainer(*initial_models(args), TrainerConfig.from_args(args), acc)
+    checkpoint = resolve_checkpoint(out, args.resume_from_checkpoint)
+    if checkpoint is not None:  # the checkpoint holds the weights: --init_from is not loaded
+        models, initialised = build_models(args.preset, args.resolution), ""
+    else:
+        models, initialised = initial_models(args)
+    trainer = TCPTrainer(*models, TrainerConfig.from_args(args), acc)
     register_hooks(trainer)
     loader = acc.prepare(loader)
     steps_per_epoch = len(loader) // args.gradient_accumulation_steps
@@ -156,7 +175,8 @@ def train(args) -> Path:
         raise InputError(f"{n_images} training images make no full batch of {args.train_batch_size} per "
                          f"process x {acc.num_processes} processes; add images or lower --train_batch_size")
 
-    checkpoint = resolve_checkpoint(out, args.resume_from_checkpoint)
+    if initialised:
+        acc.print(initialised)
     if checkpoint is not None:
         load_checkpoint(trainer, checkpoint)
         acc.print(f"resumed from {checkpoint} at step {trainer.global_step}")
@@ -234,8 +254,6 @@ def _all_past(acc, deadline: float) -> bool:
 
 def write_output_folder(trainer: TCPTrainer, args, out: Path, data: str) -> Optional[str]:
     """Save the pipeline, discriminators, card and arguments into ``out``; push it when asked."""
-    from ..pipeline import TCPPipeline
-
     pipe = TCPPipeline(encoder=trainer.publishable("encoder"), generator=trainer.publishable("generator"))
     pipe.save_pretrained(out)
     for name in ("discriminator", "patch_discriminator"):

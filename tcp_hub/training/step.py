@@ -93,9 +93,13 @@ class TCPTrainer:
          self.opt_d) = accelerator.prepare(encoder, generator, discriminator, patch_discriminator, opt_g, opt_d)
         # What the step calls: the prepared models, or compiled wrappers sharing their parameters.
         self.nets: Dict[str, nn.Module] = {name: getattr(self, name) for name in _NETWORKS}
+        self._compile_settings = contextlib.nullcontext
         if config.compile:
-            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, _RECOMPILE_LIMIT)
             self.nets = {name: torch.compile(net, dynamic=False) for name, net in self.nets.items()}
+            # scoped to the step, so other compiled code in the process keeps Dynamo's defaults
+            # (the option is called cache_size_limit before torch 2.7)
+            limit = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
+            self._compile_settings = lambda: torch._dynamo.config.patch(**{limit: _RECOMPILE_LIMIT})
         self.ema: Dict[str, ModelEMA] = {}
         if config.use_ema:
             self.ema = {"encoder": ModelEMA(self.unwrapped("encoder"), config.ema_decay),
@@ -163,7 +167,8 @@ class TCPTrainer:
         x = images.to(acc.device, non_blocking=True).contiguous(memory_format=fmt)
         partner = L.swap_partner(x.shape[0]).to(acc.device)
         todo = self.schedule
-        with acc.accumulate(self.encoder, self.generator, self.discriminator, self.patch_discriminator):
+        nets = (self.encoder, self.generator, self.discriminator, self.patch_discriminator)
+        with self._compile_settings(), acc.accumulate(*nets):
             with self.profiler.phase("generate"):
                 fakes = self._generate(x, partner, todo["alignment"])
             with self.profiler.phase("d_step"):
