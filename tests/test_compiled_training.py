@@ -30,13 +30,13 @@ LEARNING_RATE, REL_TOL = 2e-4, 1e-5
 
 
 @pytest.fixture(autouse=True)
-def fresh_state(monkeypatch):
+def fresh_state():
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
-    # The trainer raises the recompile limit; restore it afterwards and fail instead of falling back to eager.
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", torch._dynamo.config.recompile_limit)
-    monkeypatch.setattr(torch._dynamo.config, "fail_on_recompile_limit_hit", True)
-    yield
+    # Fail instead of silently falling back to eager when a recompile limit is hit. (Dynamo's own
+    # patch: pytest 9.2's monkeypatch deletes a config option on undo, which hides it for good.)
+    with torch._dynamo.config.patch(fail_on_recompile_limit_hit=True):
+        yield
     AcceleratorState._reset_state(reset_partial_state=True)
     torch._dynamo.reset()
 
