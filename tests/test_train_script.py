@@ -246,3 +246,26 @@ def test_init_from_a_model_of_another_size_is_refused_with_the_preset_named(tmp_
     with pytest.raises(InputError, match="does not fit --preset tiny"):
         train(parse_args([*TINY, "--output_dir", str(tmp_path / "run"), "--max_train_steps", "1",
                           "--init_from", "tcp-scenes"]))
+
+
+@pytest.mark.parametrize("with_discriminators", [True, False])
+def test_init_from_a_hub_repo_id_through_the_offline_cache(tmp_path, with_discriminators):
+    import shutil
+
+    from test_hub_loading import write_into_hub_cache
+
+    first = tmp_path / "first"
+    train(parse_args([*TINY, "--output_dir", str(first), "--max_train_steps", "1", "--checkpointing_steps", "100"]))
+    published = tmp_path / "published"
+    shutil.copytree(first, published, ignore=shutil.ignore_patterns("checkpoint-*", "logs", "samples"))
+    if not with_discriminators:
+        shutil.rmtree(published / "discriminators")
+    write_into_hub_cache(published, tmp_path / "cache", "someuser/tcp-tiny")
+    env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "cache"), "HF_HOME": str(tmp_path / "home")}
+    result = run_script("--output_dir", tmp_path / "second", "--max_train_steps", 1, "--learning_rate", 0,
+                        "--init_from", "someuser/tcp-tiny", env=env)
+    said = "discriminators from someuser/tcp-tiny" if with_discriminators else "they start fresh"
+    assert said in result.stdout
+    before, after = weights(first / "discriminators" / "discriminator"), \
+        weights(tmp_path / "second" / "discriminators" / "discriminator")
+    assert all(torch.equal(before[k], after[k]) for k in before) == with_discriminators
