@@ -30,7 +30,7 @@ wait)
   for f in "$runs"/*.log; do echo "$f: $(tr '\r' '\n' < "$f" | grep -a 'training:' | tail -n 1)"; done ;;
 finish)
   # Exports both models as fp16 pipelines into OUT, one file each (OUT returns files of <= 16 MiB), with
-  # each run's training card, last sample grid and log. Score them where the FID Inception weights are
+  # each run's discriminators, training card, last sample grid and log (8 files, OUT's limit). Score them where the FID Inception weights are
   # installed (their 87 MB file does not travel):
   #   python benchmarks/scenes_quality.py --model MODEL --images HELDOUT --json q.json
   out=$1
@@ -38,7 +38,11 @@ finish)
     python3 -m tcp_hub.cli export --model "$runs/$ablation" -o "$runs/export/$ablation-scenes" --dtype float16
     cp "$runs/$ablation/README.md" "$runs/export/$ablation-scenes/TRAINING_CARD.md"
     tar -cf "$out/$ablation-scenes.tar" -C "$runs/export" "$ablation-scenes"
-    last=$(ls "$runs/$ablation/samples" | sort | tail -n 1)
+    # the trained discriminators (fp32, ~13 MB for `small`) in their own file: untarred beside the
+    # export they let the next `start ... INIT` continue with them instead of fresh ones
+    tar -cf "$out/$ablation-discriminators.tar" -C "$runs" --transform "s,^$ablation/,$ablation-scenes/," \
+      "$ablation/discriminators"
+    last=$(ls "$runs/$ablation/samples" 2>/dev/null | sort | tail -n 1)
     [ -n "$last" ] && cp "$runs/$ablation/samples/$last" "$out/$ablation-samples-last.png"
     cp "$runs/$ablation.log" "$out/"
   done
