@@ -26,7 +26,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from tcp_hub.models.layers import _SliceBlur
+from tcp_hub.models.layers import _blur_depthwise, _SliceBlur
 
 TAPS = tuple(t / 8 for t in (1, 3, 3, 1))
 PAD = (2, 2)  # ConvLayer's padding for a 3x3 stride-2 conv after the 4-tap blur
@@ -41,9 +41,7 @@ def blur_slices(x, pad):
 
 
 def blur_depthwise(x, pad):
-    k = torch.tensor(TAPS, dtype=x.dtype, device=x.device)
-    kernel = (k[:, None] * k[None, :]).expand(x.shape[1], 1, 4, 4)
-    return F.conv2d(padded(x, pad), kernel, groups=x.shape[1])
+    return _blur_depthwise(padded(x, pad), TAPS)
 
 
 def blur_separable(x, pad):

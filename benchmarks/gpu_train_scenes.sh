@@ -30,8 +30,8 @@ wait)
   for f in "$runs"/*.log; do echo "$f: $(tr '\r' '\n' < "$f" | grep -a 'training:' | tail -n 1)"; done ;;
 finish)
   # Exports both models as fp16 pipelines into OUT, one file each (OUT returns files of <= 16 MiB), with
-  # each run's discriminators, training card, last sample grid and log (8 files, OUT's limit). Score them where the FID Inception weights are
-  # installed (their 87 MB file does not travel):
+  # each run's discriminators, training card, last sample grid and log (8 files, OUT's limit). Score them
+  # where the FID Inception weights are installed (their 87 MB file does not travel):
   #   python benchmarks/scenes_quality.py --model MODEL --images HELDOUT --json q.json
   out=$1
   for ablation in tcp swae; do
