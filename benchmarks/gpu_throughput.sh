@@ -3,6 +3,8 @@
 # there, longer than is safe for one call, and the machine goes back 30 s after a call returns.
 #   source benchmarks/gpu_setup.sh && bash benchmarks/gpu_throughput.sh start   # returns at once
 #   bash benchmarks/gpu_throughput.sh poll MINUTES    # stay busy up to MINUTES (<= 9), print the log so far
+#   bash benchmarks/gpu_throughput.sh warm            # only fill Inductor's cache (no timing worth reading),
+#       e.g. while the GPU trains something else: compiling is CPU work, and `start` then reuses the cache
 # Runs, one after another: the blur variants, the eager baseline (bf16, channels-last, swae and tcp), then
 # the same compiled. Log: /tmp/throughput.log.
 set -uo pipefail
@@ -15,9 +17,14 @@ start)
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --compile --steps 32 --warmup 3
     echo ALL DONE" > "$log" 2>&1 < /dev/null &
   sleep 2; cat "$log" ;;
+warm)
+  setsid nohup bash -c "
+    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --compile --steps 1 --warmup 3 --no-phases
+    echo WARM DONE" > /tmp/throughput-warm.log 2>&1 < /dev/null &
+  sleep 2; cat /tmp/throughput-warm.log ;;
 poll)
   end=$(( $(date +%s) + 60 * ${2:-1} ))
   while [ "$(date +%s)" -lt "$end" ] && ! grep -q "ALL DONE" "$log"; do sleep 15; done
   grep -v "Warning\|warn(" "$log" ;;
-*) echo "usage: $0 start | poll MINUTES" >&2; exit 2 ;;
+*) echo "usage: $0 start | warm | poll MINUTES" >&2; exit 2 ;;
 esac
