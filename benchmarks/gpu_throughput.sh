@@ -3,18 +3,26 @@
 # there, longer than is safe for one call, and the machine goes back 30 s after a call returns.
 #   source benchmarks/gpu_setup.sh && bash benchmarks/gpu_throughput.sh start   # returns at once
 #   bash benchmarks/gpu_throughput.sh poll MINUTES    # stay busy up to MINUTES (<= 9), print the log so far
+#   bash benchmarks/gpu_throughput.sh profile         # instead of start: kernel profiles, NaN-check cost
 #   bash benchmarks/gpu_throughput.sh warm            # only fill Inductor's cache (no timing worth reading),
 #       e.g. while the GPU trains something else: compiling is CPU work, and `start` then reuses the cache
-# Runs, one after another: the blur variants, the eager baseline (bf16, channels-last, swae and tcp), then
-# the same compiled. Log: /tmp/throughput.log.
+# Runs, one after another: compiled (bf16, channels-last, swae and tcp; after `warm` it reuses the cache),
+# the same eager, then the blur variants. Log: /tmp/throughput.log.
 set -uo pipefail
 log=/tmp/throughput.log
 case "${1:-}" in
 start)
   setsid nohup bash -c "
-    python3 benchmarks/blur_variants.py
-    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --steps 32 --warmup 3
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --compile --steps 32 --warmup 3
+    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --steps 32 --warmup 3
+    python3 benchmarks/blur_variants.py
+    echo ALL DONE" > "$log" 2>&1 < /dev/null &
+  sleep 2; cat "$log" ;;
+profile)  # where the time goes (compiled and eager swae), and what the per-step NaN check (a GPU sync) costs
+  setsid nohup bash -c "
+    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --compile --steps 32 --warmup 3 --profile
+    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --compile --steps 32 --warmup 3 --nan_check_steps 1000
+    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --steps 16 --warmup 3 --profile
     echo ALL DONE" > "$log" 2>&1 < /dev/null &
   sleep 2; cat "$log" ;;
 warm)
@@ -26,5 +34,5 @@ poll)
   end=$(( $(date +%s) + 60 * ${2:-1} ))
   while [ "$(date +%s)" -lt "$end" ] && ! grep -q "ALL DONE" "$log"; do sleep 15; done
   grep -v "Warning\|warn(" "$log" ;;
-*) echo "usage: $0 start | warm | poll MINUTES" >&2; exit 2 ;;
+*) echo "usage: $0 start | profile | warm | poll MINUTES" >&2; exit 2 ;;
 esac

@@ -71,6 +71,53 @@ class PhaseTimer:
         return {k: 1000 * sum(v) for k, v in self.events.items()}
 
 
+KERNEL_KINDS = (  # first match wins; names of cuDNN / cuBLAS / Triton kernels, lower-cased
+    ("fused Triton (Inductor)", ("triton",)),
+    ("convolution (cuDNN)", ("conv", "cudnn", "implicit", "wgrad", "dgrad", "fprop", "nhwc")),
+    ("matmul (cuBLAS)", ("gemm", "cutlass", "nvjet", "cublas")),
+    ("copy / fill", ("memcpy", "memset", "copy", "fill")),
+)
+
+
+def kernel_kind(name: str) -> str:
+    low = name.lower()
+    return next((kind for kind, keys in KERNEL_KINDS if any(k in low for k in keys)), "other (eager ATen)")
+
+
+def profile_steps(trainer, images, device, steps: int) -> None:
+    """Profile `steps` iterations and print where the GPU time goes: wall vs summed kernel time per
+    iteration (how busy the GPU is; well below 100 % means the CPU or a sync is the bottleneck),
+    kernels per iteration, time by kernel kind and the 15 costliest kernels."""
+    from torch.autograd import DeviceType
+
+    with torch.profiler.profile() as prof:
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.run_step(images)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        wall_ms = 1000 * (time.perf_counter() - start) / steps
+    kernels = [e for e in prof.events() if e.device_type == DeviceType.CUDA]
+    if not kernels:
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15, max_name_column_width=60))
+        return
+    busy_ms = sum(e.time_range.elapsed_us() for e in kernels) / 1000 / steps
+    print(f"profile of {steps} iterations: {wall_ms:.1f} ms wall per iteration, GPU kernels {busy_ms:.1f} ms "
+          f"({100 * busy_ms / wall_ms:.0f} % busy), {len(kernels) / steps:.0f} kernels per iteration")
+    by_kind, by_name = defaultdict(float), defaultdict(lambda: [0.0, 0])
+    for e in kernels:
+        us = e.time_range.elapsed_us()
+        by_kind[kernel_kind(e.name)] += us
+        by_name[e.name][0] += us
+        by_name[e.name][1] += 1
+    print("| kernel kind | ms per iteration | share of GPU time |\n|---|---|---|")
+    for kind, us in sorted(by_kind.items(), key=lambda kv: -kv[1]):
+        print(f"| {kind} | {us / 1000 / steps:.1f} | {100 * us / 1000 / steps / busy_ms:.0f} % |")
+    print("| kernel (top 15) | ms per iteration | calls per iteration |\n|---|---|---|")
+    for name, (us, calls) in sorted(by_name.items(), key=lambda kv: -kv[1][0])[:15]:
+        print(f"| {name[:90]} | {us / 1000 / steps:.2f} | {calls / steps:.0f} |")
+
+
 def measure(args, precision: str, ablation: str) -> dict:
     AcceleratorState._reset_state(reset_partial_state=True)
     accelerator = Accelerator(mixed_precision={"fp32": "no"}.get(precision, precision), cpu=args.device == "cpu")
@@ -102,11 +149,7 @@ def measure(args, precision: str, ablation: str) -> dict:
     phases = timer.totals_ms()
     timer.enabled = False
     if args.profile:
-        with torch.profiler.profile() as prof:
-            for _ in range(4):
-                trainer.run_step(images)
-        sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
-        print(prof.key_averages().table(sort_by=sort, row_limit=15, max_name_column_width=60))
+        profile_steps(trainer, images, device, steps=4)
     total_ms = 1000 * seconds
     return {
         "precision": precision, "ablation": ablation,
@@ -133,7 +176,7 @@ def main(argv=None):
     p.add_argument("--phases", action=argparse.BooleanOptionalAction, default=True,
                    help="time phases with CUDA events (no GPU syncs inside the loop)")
     p.add_argument("--nan_check_steps", type=int, default=1, help="as in training: NaN check every N steps")
-    p.add_argument("--profile", action="store_true", help="after the table, print torch.profiler's top kernels")
+    p.add_argument("--profile", action="store_true", help="after each row, profile 4 iterations: GPU busy share, time by kernel kind, top kernels")
     args = p.parse_args(argv)
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
