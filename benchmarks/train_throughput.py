@@ -123,8 +123,8 @@ def measure(args, precision: str, ablation: str) -> dict:
     accelerator = Accelerator(mixed_precision={"fp32": "no"}.get(precision, precision), cpu=args.device == "cpu")
     device = accelerator.device
     torch.manual_seed(0)
-    config = TrainerConfig(ablation=ablation, channels_last=args.channels_last, compile=args.compile,
-                           nan_check_steps=args.nan_check_steps)
+    checks = {} if args.nan_check_steps is None else {"nan_check_steps": args.nan_check_steps}
+    config = TrainerConfig(ablation=ablation, channels_last=args.channels_last, compile=args.compile, **checks)
     trainer = TCPTrainer(*build_models(args.preset, args.resolution), config, accelerator)
     timer = PhaseTimer(device)
     trainer.profiler = timer
@@ -175,7 +175,8 @@ def main(argv=None):
                    help="channels-last memory format (H100, bf16, swae: 1.83 vs 1.62 it/s)")
     p.add_argument("--phases", action=argparse.BooleanOptionalAction, default=True,
                    help="time phases with CUDA events (no GPU syncs inside the loop)")
-    p.add_argument("--nan_check_steps", type=int, default=1, help="as in training: NaN check every N steps")
+    p.add_argument("--nan_check_steps", type=int, default=None,
+                   help="read the loss terms back every N steps (a GPU sync); default: as in training (16)")
     p.add_argument("--profile", action="store_true", help="after each row, profile 4 iterations: GPU busy share, time by kernel kind, top kernels")
     args = p.parse_args(argv)
     if args.device == "cuda":

@@ -207,6 +207,25 @@ def test_gpu_blur_gradient_and_double_backward_match_autograd(taps, pad):
     torch.testing.assert_close(fn(x), _blur_depthwise(padded, taps))
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 2, 1, 1), (2, 4, 6, 6)])
+def test_compiled_upsampling_equals_bilinear_interpolation_and_its_gradient(shape):
+    # what the generator's skip paths use under torch.compile (no scatter-add in the backward)
+    from tcp_hub.models.layers import _upsample2x_slices, upsample2x_bilinear
+
+    x = torch.randn(shape, dtype=torch.float64)
+    if shape[-1] == 6:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    expected = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(_upsample2x_slices(x), expected)
+    torch.testing.assert_close(upsample2x_bilinear(x), expected)
+    g = torch.randn_like(expected)
+    torch.testing.assert_close(torch.autograd.grad(_upsample2x_slices(x), x, g)[0],
+                               torch.autograd.grad(expected, x, g)[0])
+    compiled = torch.compile(upsample2x_bilinear, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x), expected)
+
+
 def test_blur_benchmark_variants_compute_the_library_filter():
     from scripts import load_script
     from tcp_hub.models.layers import blur

@@ -4,12 +4,11 @@ import math
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
-from .layers import ConvLayer
+from .layers import ConvLayer, upsample2x_bilinear
 from .modulation import ContentModulation, RegionStyles, StyledConv, ToRGB
 
 
@@ -40,7 +39,7 @@ class _UpBlock(nn.Module):
         self.skip = nn.Identity() if in_ch == out_ch else ConvLayer(in_ch, out_ch, 1)
 
     def forward(self, x, regions, noise):
-        skip = F.interpolate(self.skip(x), scale_factor=2, mode="bilinear", align_corners=False)
+        skip = upsample2x_bilinear(self.skip(x))
         return (self.conv2(self.conv1(x, regions, noise[0]), regions, noise[1]) + skip) / math.sqrt(2)
 
 

@@ -58,7 +58,10 @@ class TrainerConfig:
     compile: bool = _opt(False, "torch.compile the four networks (dynamic=False); R1 steps run the image/patch "
                                 "discriminators' real-image pass eagerly because compiled graphs have no "
                                 "double backward")
-    nan_check_steps: int = _opt(1, "check every loss term for NaN/inf every N steps (one GPU sync each)")
+    nan_check_steps: int = _opt(16, "with fused Adam (CUDA), read the loss terms back every N steps (one GPU "
+                                    "sync) and stop at the first NaN/inf; a step whose gradients are not finite "
+                                    "updates nothing either way. Without (CPU), terms are checked before every "
+                                    "update")
 
     def __post_init__(self):
         if self.ablation not in ("tcp", "swae"):

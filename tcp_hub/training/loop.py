@@ -12,6 +12,7 @@ checkpoints and draws samples on schedule, and finally writes the output folder:
       checkpoint-<step>/  samples/  logs/       training leftovers (not uploaded)
 """
 
+import contextlib
 import hashlib
 import json
 import math
@@ -203,12 +204,8 @@ def train(args) -> Path:
         loader.set_epoch(epoch)
         batches = acc.skip_first_batches(loader, skip) if epoch == first_epoch and skip else loader
         for images in batches:
-            try:
+            with _stop_on_non_finite(trainer, out, args, acc):
                 terms = trainer.run_step(images)
-            except NonFiniteLossError as err:
-                path = save_checkpoint(trainer, out, args.checkpoints_total_limit)
-                acc.print(f"stopped: {err}\nthe last good state is saved in {path}")
-                raise
             if not acc.sync_gradients:
                 continue
             step = trainer.global_step
@@ -233,6 +230,8 @@ def train(args) -> Path:
                 break
     progress.close()
 
+    with _stop_on_non_finite(trainer, out, args, acc):
+        trainer.check_finite()  # the steps since the last read-back
     save_checkpoint(trainer, out, args.checkpoints_total_limit)
     if args.write_rank_checksums:
         (out / f"rank-{acc.process_index}.json").write_text(json.dumps(weights_checksum(trainer)))
@@ -244,6 +243,18 @@ def train(args) -> Path:
     if skipped:
         acc.print(f"{len(skipped)} unreadable image file(s) were skipped, e.g. {skipped[0]}")
     return out
+
+
+@contextlib.contextmanager
+def _stop_on_non_finite(trainer: TCPTrainer, out: Path, args, acc):
+    """A NaN/inf loss ends the run with a checkpoint: the weights are the last good ones, because the
+    trainer never applies a non-finite update."""
+    try:
+        yield
+    except NonFiniteLossError as err:
+        path = save_checkpoint(trainer, out, args.checkpoints_total_limit)
+        acc.print(f"stopped: {err}\nthe last good state is saved in {path}")
+        raise
 
 
 def _all_past(acc, deadline: float) -> bool:

@@ -12,6 +12,13 @@ against the updated discriminators.
 Every random draw of training (generator noise, crops, masks) comes from generators seeded by
 ``(seed, process, step)``, so a resumed run repeats the uninterrupted run's draws exactly.
 
+Non-finite losses: with fused Adam (the default on CUDA) the check costs no GPU sync per step. Each
+optimiser step is told on the device whether all its gradients are finite (``found_inf``, as AMP's grad
+scaler does) and changes nothing when they are not; the loss terms are read back every
+``config.nan_check_steps`` steps (and by `check_finite`), and the first non-finite one raises
+`NonFiniteLossError` naming it and its step. Without fused Adam (CPU) the terms are read before every
+update, so the update of a bad step never runs. Either way the weights never take a non-finite value.
+
 With ``config.compile`` the step calls compiled wrappers of the four networks (they share the
 models' parameters; the models stay what is saved, unwrapped and averaged). Compiled graphs have
 no double backward, so on R1 steps the discriminators' calls on real images run eagerly.
@@ -19,7 +26,8 @@ no double backward, so on R1 steps the discriminators' calls on real images run 
 
 import contextlib
 import math
-from typing import Dict
+import warnings
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch._dynamo
@@ -69,6 +77,7 @@ class TCPTrainer:
             passed to ``accelerator.prepare``; the trainer prepares them with its optimisers).
         config: loss weights, schedules and optimiser settings.
         accelerator: the run's ``Accelerator`` (device, mixed precision, DDP, accumulation).
+        fused_optimizers: fused Adam (with the sync-free non-finite check); default: on CUDA only.
 
     Attributes:
         global_step: optimiser steps taken so far (drives lazy R1, code consistency and the seeds).
@@ -76,13 +85,13 @@ class TCPTrainer:
     """
 
     def __init__(self, encoder, generator, discriminator, patch_discriminator, config: TrainerConfig,
-                 accelerator: Accelerator):
+                 accelerator: Accelerator, fused_optimizers: Optional[bool] = None):
         self.config, self.accelerator = config, accelerator
         device = accelerator.device
         if config.channels_last:
             for m in (encoder, generator, discriminator, patch_discriminator):
                 m.to(memory_format=torch.channels_last)
-        fused = True if device.type == "cuda" else None
+        fused = device.type == "cuda" if fused_optimizers is None else fused_optimizers
         betas = (config.adam_beta1, config.adam_beta2)
         opt_g = torch.optim.Adam(list(encoder.parameters()) + list(generator.parameters()),
                                  lr=config.learning_rate, betas=betas, fused=fused)
@@ -105,6 +114,9 @@ class TCPTrainer:
             self.ema = {"encoder": ModelEMA(self.unwrapped("encoder"), config.ema_decay),
                         "generator": ModelEMA(self.unwrapped("generator"), config.ema_decay)}
         self.global_step = 0
+        # (step, term names, their values, update skipped) of steps whose terms are not read back yet
+        self._unchecked: List[Tuple[int, List[str], torch.Tensor, Optional[torch.Tensor]]] = []
+        self._check_on_device = fused
         self.patch_size = self.unwrapped("patch_discriminator").config.patch_size
         self.profiler = _NoProfiler()
         self._device_rng = torch.Generator(device=device)
@@ -132,15 +144,47 @@ class TCPTrainer:
         return L.random_crops(images, self.patch_size, cfg.num_crops, (cfg.crop_size_min, cfg.crop_size_max),
                               generator=self._rng(stream))
 
-    def _check_finite(self, terms: Dict[str, torch.Tensor]) -> None:
-        if self.global_step % self.config.nan_check_steps:
+    def _check_before_update(self, terms: Dict[str, torch.Tensor]) -> None:
+        """Without fused Adam: raise before the update if a term is not finite (reads them back now)."""
+        if not self._check_on_device:
+            _raise_if_non_finite(self.global_step, list(terms), _stacked(terms).tolist())
+
+    def _update(self, optimizer, terms: Dict[str, torch.Tensor]) -> None:
+        """``optimizer.step()``; with fused Adam it is a no-op on the device when a gradient is not finite."""
+        skipped = None
+        if self._check_on_device:
+            inner = optimizer.optimizer  # under Accelerate's wrapper
+            if self.accelerator.sync_gradients and self.accelerator.scaler is None:  # fp16's scaler sets found_inf
+                grads = [p.grad for group in inner.param_groups for p in group["params"] if p.grad is not None]
+                largest = torch.stack(torch._foreach_norm(grads, float("inf"))).amax() if grads else None
+                skipped = None if largest is None else (~torch.isfinite(largest)).float()
+            self._unchecked.append((self.global_step, list(terms), _stacked(terms), skipped))
+            if skipped is not None:
+                inner.found_inf, inner.grad_scale = skipped, None
+        try:
+            optimizer.step()
+        finally:
+            if skipped is not None:
+                del inner.found_inf, inner.grad_scale
+        optimizer.zero_grad(set_to_none=True)
+
+    def check_finite(self) -> None:
+        """Read back the loss terms of the steps not checked yet (one GPU sync) and raise
+        `NonFiniteLossError` for the first non-finite one. `step` and every
+        ``config.nan_check_steps``-th `run_step` call it; call it before relying on a run being clean."""
+        unchecked, self._unchecked = self._unchecked, []
+        if not unchecked:
             return
-        values = torch.stack([v.detach().float() for v in terms.values()])
-        if bool(torch.isfinite(values).all()):
-            return
-        for name, v in zip(terms, values.tolist()):
-            if not math.isfinite(v):
-                raise NonFiniteLossError(name, self.global_step, v)
+        values = torch.cat([v for _, _, v, _ in unchecked]).tolist()
+        skips = [s for *_, s in unchecked if s is not None]
+        skipped = iter(torch.stack(skips).tolist() if skips else [])
+        start = 0
+        for step, names, v, skip in unchecked:
+            _raise_if_non_finite(step, names, values[start:start + len(names)])
+            start += len(names)
+            if skip is not None and next(skipped):
+                warnings.warn(f"step {step}: some gradients were not finite (the loss terms were); that "
+                              "update was skipped")
 
     @property
     def schedule(self) -> Dict[str, bool]:
@@ -158,6 +202,7 @@ class TCPTrainer:
     def step(self, images: torch.Tensor) -> Dict[str, float]:
         """One iteration on ``images [B, 3, R, R]`` in [-1, 1]; returns every loss term as a float."""
         terms = self.run_step(images)
+        self.check_finite()
         return dict(zip(terms, torch.stack([v.float() for v in terms.values()]).tolist()))
 
     def run_step(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -179,6 +224,8 @@ class TCPTrainer:
             for name, ema in self.ema.items():
                 ema.update(self.unwrapped(name))
             self.global_step += 1
+            if self._check_on_device and self.global_step % self.config.nan_check_steps == 0:
+                self.check_finite()
         return {k: v.detach() for k, v in {**d_terms, **g_terms}.items()}
 
     def _generate(self, x, partner, with_mix: bool) -> Dict[str, torch.Tensor]:
@@ -249,10 +296,9 @@ class TCPTrainer:
                 total = total + cfg.r1_interval * (cfg.r1_gamma / 2 * terms["d_r1"]
                                                    + cfg.patch_r1_gamma / 2 * terms["d_patch_r1"])
         terms["d_total"] = total
-        self._check_finite(terms)
+        self._check_before_update(terms)
         acc.backward(total)
-        self.opt_d.step()
-        self.opt_d.zero_grad(set_to_none=True)
+        self._update(self.opt_d, terms)
         return terms
 
     def _generator_step(self, x, partner, fakes, do_cc: bool) -> Dict[str, torch.Tensor]:
@@ -290,8 +336,17 @@ class TCPTrainer:
                 fakes["mix"], fakes["rec"], fakes["swap"], outside, inside)
             total = total + cfg.alignment_weight * terms["content_alignment"]
         terms["g_total"] = total
-        self._check_finite(terms)
+        self._check_before_update(terms)
         acc.backward(total)
-        self.opt_g.step()
-        self.opt_g.zero_grad(set_to_none=True)
+        self._update(self.opt_g, terms)
         return terms
+
+
+def _stacked(terms: Dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.stack([v.detach().float() for v in terms.values()])
+
+
+def _raise_if_non_finite(step: int, names: List[str], values: List[float]) -> None:
+    for name, v in zip(names, values):
+        if not math.isfinite(v):
+            raise NonFiniteLossError(name, step, v)
