@@ -58,10 +58,10 @@ class TrainerConfig:
     compile: bool = _opt(False, "torch.compile the four networks (dynamic=False); R1 steps run the image/patch "
                                 "discriminators' real-image pass eagerly because compiled graphs have no "
                                 "double backward")
-    nan_check_steps: int = _opt(16, "with fused Adam (CUDA), read the loss terms back every N steps (one GPU "
-                                    "sync) and stop at the first NaN/inf; a step whose gradients are not finite "
-                                    "updates nothing either way. Without (CPU), terms are checked before every "
-                                    "update")
+    nan_check_steps: int = _opt(16, "with fused Adam (CUDA) a step whose gradients are not finite updates "
+                                    "nothing, and the loss terms are read back every N steps (one GPU sync), "
+                                    "stopping the run at the first NaN/inf; without (CPU) the terms are checked "
+                                    "before every update")
 
     def __post_init__(self):
         if self.ablation not in ("tcp", "swae"):

@@ -17,7 +17,7 @@ optimiser step is told on the device whether all its gradients are finite (``fou
 scaler does) and changes nothing when they are not; the loss terms are read back every
 ``config.nan_check_steps`` steps (and by `check_finite`), and the first non-finite one raises
 `NonFiniteLossError` naming it and its step. Without fused Adam (CPU) the terms are read before every
-update, so the update of a bad step never runs. Either way the weights never take a non-finite value.
+update, so the update of a bad step never runs.
 
 With ``config.compile`` the step calls compiled wrappers of the four networks (they share the
 models' parameters; the models stay what is saved, unwrapped and averaged). Compiled graphs have
