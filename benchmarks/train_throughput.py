@@ -71,7 +71,7 @@ class PhaseTimer:
 
 KERNEL_KINDS = (  # first match wins; names of cuDNN / cuBLAS / Triton kernels, lower-cased
     ("fused Triton (Inductor)", ("triton",)),
-    ("convolution (cuDNN)", ("conv", "cudnn", "implicit", "wgrad", "dgrad", "fprop", "nhwc")),
+    ("convolution (cuDNN)", ("conv", "cudnn", "implicit", "wgrad", "dgrad", "fprop")),
     ("matmul (cuBLAS)", ("gemm", "cutlass", "nvjet", "cublas")),
     ("copy / fill", ("memcpy", "memset", "copy", "fill")),
 )

@@ -224,6 +224,10 @@ def test_compiled_upsampling_equals_bilinear_interpolation_and_its_gradient(shap
                                torch.autograd.grad(expected, x, g)[0])
     compiled = torch.compile(upsample2x_bilinear, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(x), expected)
+    # in bf16 (training's precision) the two differ by rounding only
+    half = x.detach().bfloat16()
+    expected = torch.nn.functional.interpolate(half, scale_factor=2, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(_upsample2x_slices(half).float(), expected.float(), rtol=2 ** -6, atol=2 ** -7)  # 2 ulp
 
 
 def test_blur_benchmark_variants_compute_the_library_filter():

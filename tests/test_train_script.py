@@ -85,6 +85,50 @@ def test_resume_from_latest_continues_exactly_like_an_uninterrupted_run(tmp_path
         json.loads((tmp_path / "split" / "rank-0.json").read_text())
 
 
+NAN_ON_ONE_RANK = """
+import json, sys
+import torch
+from accelerate import Accelerator
+from tcp_hub import build_models, losses
+from tcp_hub.data import SyntheticScenes
+from tcp_hub.training import NonFiniteLossError, TCPTrainer, TrainerConfig
+
+fused, out = sys.argv[1] == "fused", sys.argv[2]
+acc = Accelerator(cpu=True)
+torch.manual_seed(0)
+trainer = TCPTrainer(*build_models("tiny", 32), TrainerConfig(nan_check_steps=2), acc, fused_optimizers=fused)
+data = SyntheticScenes(resolution=32, length=32, seed=acc.process_index)
+images = torch.stack([data[i] for i in range(32)])
+real = losses.reconstruction_loss
+result = {}
+try:
+    for step in range(6):
+        poisoned = step == 1 and acc.process_index == 0
+        losses.reconstruction_loss = (lambda r, x: real(r, x) * float("nan")) if poisoned else real
+        trainer.run_step(images[4 * step:4 * step + 4])
+    trainer.check_finite()
+except NonFiniteLossError as err:
+    result = {"term": err.term, "step": err.step, "global_step": trainer.global_step, "message": str(err)}
+json.dump(result, open(f"{out}-{acc.process_index}.json", "w"))
+"""
+
+
+@pytest.mark.parametrize("optimizer", ["fused", "foreach"])
+def test_a_nan_on_one_process_stops_every_process_at_the_same_step(tmp_path, optimizer):
+    # only rank 0's loss is NaN; rank 1 must stop too (else it would wait in the next all-reduce forever)
+    script = tmp_path / "nan_on_one_rank.py"
+    script.write_text(NAN_ON_ONE_RANK)
+    out = tmp_path / "result"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "1"}
+    done = subprocess.run(["torchrun", "--standalone", "--nproc_per_node", "2", str(script), optimizer, str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = (json.loads(Path(f"{out}-{i}.json").read_text()) for i in (0, 1))
+    assert rank0["term"] == rank1["term"] == "reconstruction" and rank0["step"] == rank1["step"] == 1
+    assert rank0["global_step"] == rank1["global_step"] == (2 if optimizer == "fused" else 1)
+    assert "is nan at step 1" in rank0["message"] and "not finite on another process" in rank1["message"]
+
+
 def test_two_cpu_processes_train_in_sync(tmp_path):
     out = tmp_path / "ddp"
     run_script("--output_dir", out, "--max_train_steps", 4, "--checkpointing_steps", 100,

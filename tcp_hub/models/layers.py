@@ -71,9 +71,10 @@ def upsample2x_bilinear(x: torch.Tensor) -> torch.Tensor:
 
     Under ``torch.compile`` it is written as shifted slices (per axis, output 2i is 1/4 of input i-1
     plus 3/4 of input i, output 2i+1 3/4 of i plus 1/4 of i+1, edges repeated): Inductor lowers
-    interpolate's backward to a scatter-add with bf16 atomics, which took 24 ms of a 158 ms training
-    iteration on an H100 (benchmarks/RESULTS.md), while the slices' backward fuses like the blur's.
-    Eagerly, interpolate's own kernels are faster. Both paths compute the same thing (tested).
+    interpolate's backward to a scatter-add with bf16 atomics, which took 24 ms of the 158 ms of GPU
+    kernels in a training iteration on an H100 (benchmarks/RESULTS.md), while the slices' backward
+    fuses like the blur's. Eagerly, interpolate's own kernels are faster. Both paths compute the same
+    thing up to rounding (tested in float64 and bf16).
     """
     if torch.compiler.is_compiling():
         return _upsample2x_slices(x)

@@ -61,7 +61,7 @@ class TrainerConfig:
     nan_check_steps: int = _opt(16, "with fused Adam (CUDA) a step whose gradients are not finite updates "
                                     "nothing, and the loss terms are read back every N steps (one GPU sync), "
                                     "stopping the run at the first NaN/inf; without (CPU) the terms are checked "
-                                    "before every update")
+                                    "before every update and N is not used")
 
     def __post_init__(self):
         if self.ablation not in ("tcp", "swae"):

@@ -247,8 +247,8 @@ def train(args) -> Path:
 
 @contextlib.contextmanager
 def _stop_on_non_finite(trainer: TCPTrainer, out: Path, args, acc):
-    """A NaN/inf loss ends the run with a checkpoint: the weights are the last good ones, because the
-    trainer never applies a non-finite update."""
+    """A NaN/inf loss ends the run with a checkpoint of the weights as they are: the trainer does not
+    apply the update of a step with a non-finite loss (see `TCPTrainer`)."""
     try:
         yield
     except NonFiniteLossError as err:

@@ -17,7 +17,8 @@ optimiser step is told on the device whether all its gradients are finite (``fou
 scaler does) and changes nothing when they are not; the loss terms are read back every
 ``config.nan_check_steps`` steps (and by `check_finite`), and the first non-finite one raises
 `NonFiniteLossError` naming it and its step. Without fused Adam (CPU) the terms are read before every
-update, so the update of a bad step never runs.
+update, so the update of a step with a non-finite loss term never runs (non-finite gradients under
+finite terms are not checked there). In multi-process runs all processes stop at the same step.
 
 With ``config.compile`` the step calls compiled wrappers of the four networks (they share the
 models' parameters; the models stay what is saved, unwrapped and averaged). Compiled graphs have
@@ -51,11 +52,13 @@ _RECOMPILE_LIMIT = 64
 
 
 class NonFiniteLossError(RuntimeError):
-    """A loss term became NaN or infinite; ``term`` and ``step`` say which and when."""
+    """A loss term became NaN or infinite; ``term`` and ``step`` say which and when. Every process of
+    a multi-process run raises it; ``value`` is this process's value (finite where another process's was not)."""
 
     def __init__(self, term: str, step: int, value: float):
         self.term, self.step, self.value = term, step, value
-        super().__init__(f"loss term '{term}' is {value} at step {step}. Try a lower --learning_rate, "
+        what = value if not math.isfinite(value) else "not finite on another process"
+        super().__init__(f"loss term '{term}' is {what} at step {step}. Try a lower --learning_rate, "
                          "--mixed_precision bf16 instead of fp16, or a stronger R1 (--r1_gamma).")
 
 
@@ -147,7 +150,7 @@ class TCPTrainer:
     def _check_before_update(self, terms: Dict[str, torch.Tensor]) -> None:
         """Without fused Adam: raise before the update if a term is not finite (reads them back now)."""
         if not self._check_on_device:
-            _raise_if_non_finite(self.global_step, list(terms), _stacked(terms).tolist())
+            self._raise_if_non_finite([(self.global_step, list(terms))], _stacked(terms))
 
     def _update(self, optimizer, terms: Dict[str, torch.Tensor]) -> None:
         """``optimizer.step()``; with fused Adam it is a no-op on the device when a gradient is not finite."""
@@ -170,21 +173,35 @@ class TCPTrainer:
 
     def check_finite(self) -> None:
         """Read back the loss terms of the steps not checked yet (one GPU sync) and raise
-        `NonFiniteLossError` for the first non-finite one. `step` and every
-        ``config.nan_check_steps``-th `run_step` call it; call it before relying on a run being clean."""
+        `NonFiniteLossError` for the first non-finite one. With fused Adam, `run_step` calls it every
+        ``config.nan_check_steps`` optimiser steps and `step` after every call; call it before relying
+        on a run being clean. In a multi-process run every process must call it at the same point."""
         unchecked, self._unchecked = self._unchecked, []
         if not unchecked:
             return
-        values = torch.cat([v for _, _, v, _ in unchecked]).tolist()
-        skips = [s for *_, s in unchecked if s is not None]
-        skipped = iter(torch.stack(skips).tolist() if skips else [])
-        start = 0
-        for step, names, v, skip in unchecked:
-            _raise_if_non_finite(step, names, values[start:start + len(names)])
+        self._raise_if_non_finite([(step, names) for step, names, _, _ in unchecked],
+                                  torch.cat([v for _, _, v, _ in unchecked]))
+        skips = [(step, s) for step, _, _, s in unchecked if s is not None]
+        if skips:
+            for (step, _), skipped in zip(skips, torch.stack([s for _, s in skips]).tolist()):
+                if skipped:
+                    warnings.warn(f"step {step}: some gradients were not finite (all loss terms were finite); "
+                                  "that update was skipped")
+
+    def _raise_if_non_finite(self, records: List[Tuple[int, List[str]]], values: torch.Tensor) -> None:
+        """``values``: the terms of ``records`` ((step, names) each) in order. Raises for the first term
+        that is not finite on any process, on every process, so that all stop at the same point."""
+        bad = (~torch.isfinite(values)).float()
+        if self.accelerator.num_processes > 1:
+            bad = self.accelerator.reduce(bad, reduction="sum")
+        if not bool(bad.any()):
+            return
+        bad_list, value_list, start = bad.tolist(), values.tolist(), 0
+        for step, names in records:
+            for i, name in enumerate(names):
+                if bad_list[start + i]:
+                    raise NonFiniteLossError(name, step, value_list[start + i])
             start += len(names)
-            if skip is not None and next(skipped):
-                warnings.warn(f"step {step}: some gradients were not finite (the loss terms were); that "
-                              "update was skipped")
 
     @property
     def schedule(self) -> Dict[str, bool]:
@@ -344,9 +361,3 @@ class TCPTrainer:
 
 def _stacked(terms: Dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.stack([v.detach().float() for v in terms.values()])
-
-
-def _raise_if_non_finite(step: int, names: List[str], values: List[float]) -> None:
-    for name, v in zip(names, values):
-        if not math.isfinite(v):
-            raise NonFiniteLossError(name, step, v)
