@@ -10,26 +10,27 @@
 # the same eager, then the blur variants. Log: /tmp/throughput.log.
 set -uo pipefail
 log=/tmp/throughput.log
+run_bg() {  # run_bg LOG COMMANDS: in a new session (it outlives this call), output to LOG
+  setsid nohup bash -c "$2" > "$1" 2>&1 < /dev/null &
+  sleep 2; cat "$1"
+}
 case "${1:-}" in
 start)
-  setsid nohup bash -c "
+  run_bg "$log" "
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --compile --steps 32 --warmup 3
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --steps 32 --warmup 3
     python3 benchmarks/blur_variants.py
-    echo ALL DONE" > "$log" 2>&1 < /dev/null &
-  sleep 2; cat "$log" ;;
+    echo ALL DONE" ;;
 profile)  # where the time goes (compiled and eager swae), and what the per-step NaN check (a GPU sync) costs
-  setsid nohup bash -c "
+  run_bg "$log" "
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --compile --steps 32 --warmup 3 --profile
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --compile --steps 32 --warmup 3 --nan_check_steps 1000
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --steps 16 --warmup 3 --profile
-    echo ALL DONE" > "$log" 2>&1 < /dev/null &
-  sleep 2; cat "$log" ;;
+    echo ALL DONE" ;;
 warm)
-  setsid nohup bash -c "
+  run_bg /tmp/throughput-warm.log "
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --compile --steps 1 --warmup 3 --no-phases
-    echo WARM DONE" > /tmp/throughput-warm.log 2>&1 < /dev/null &
-  sleep 2; cat /tmp/throughput-warm.log ;;
+    echo WARM DONE" ;;
 poll)
   end=$(( $(date +%s) + 60 * ${2:-1} ))
   while [ "$(date +%s)" -lt "$end" ] && ! grep -q "ALL DONE" "$log"; do sleep 15; done

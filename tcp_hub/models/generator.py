@@ -148,7 +148,8 @@ class TCPGenerator(ModelMixin, ConfigMixin):
         _check_noise_mode(noise_mode)
         if noise is None:
             noise = self.noise_maps(content, noise_mode, generator)
-        self._check_noise(noise, content)
+        else:
+            self._check_noise(noise, content)
         regions = RegionStyles(style.to(content.dtype), masks)
         x = self.content_modulation(content, regions)
         for i, block in enumerate(self.blocks):

@@ -93,7 +93,8 @@ def initial_models(args):
     for model, source in zip(models, sources):
         state = {k: v.float() for k, v in source.state_dict().items()}
         expected = model.state_dict()
-        differing = sorted(set(state) ^ set(expected)) or sorted(k for k in state if state[k].shape != expected[k].shape)
+        differing = sorted(set(state) ^ set(expected)) or \
+            sorted(k for k in state if state[k].shape != expected[k].shape)
         if differing:
             raise InputError(f"--init_from {args.init_from}: its {type(model).__name__} does not fit --preset "
                              f"{args.preset} (first differing weight: {differing[0]}); pass the preset (or "
