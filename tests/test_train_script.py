@@ -110,6 +110,7 @@ try:
 except NonFiniteLossError as err:
     result = {"term": err.term, "step": err.step, "global_step": trainer.global_step, "message": str(err)}
 json.dump(result, open(f"{out}-{acc.process_index}.json", "w"))
+acc.end_training()  # destroys the process group: exiting with it alive can abort in Gloo's teardown
 """
 
 

@@ -10,6 +10,7 @@ from accelerate.state import AcceleratorState
 from tcp_hub import build_models, losses
 from tcp_hub.data import SyntheticScenes
 from tcp_hub.training import NonFiniteLossError, TCPTrainer, TrainerConfig
+from tcp_hub.training.step import _NOISE
 
 RES = 32
 TCP_TERMS = {"code_consistency", "content_alignment", "g_gan_mix", "d_fake_mix"}
@@ -52,6 +53,25 @@ def test_one_step_trains_all_four_networks_and_reports_every_term(scenes):
     assert 0.1 < terms["reconstruction"] < 1.0
     for name, old in before.items():
         assert not torch.equal(old, params(trainer.unwrapped(name))), f"{name} did not change"
+
+
+def test_reconstruction_and_swap_from_one_generator_call_equal_two_separate_calls(scenes):
+    trainer = make_trainer()
+    x = scenes[:4]
+    partner = losses.swap_partner(4)
+    with torch.no_grad():
+        fakes = trainer._generate(x, partner, with_mix=True)
+        G = trainer.unwrapped("generator")
+        noise = G.noise_maps(fakes["content"], generator=trainer._rng(_NOISE))  # the same draw as the step
+        rec = G(fakes["content"], fakes["style"], noise=noise)
+        swap = G(fakes["content"], fakes["style"][partner], noise=noise)
+        mix = G(fakes["content"], torch.stack([fakes["style"], fakes["style_p"]], 1),
+                torch.cat([1 - fakes["mask"], fakes["mask"]], 1), noise=noise)
+    assert fakes["rec"].shape == fakes["swap"].shape == (4, 3, RES, RES)
+    torch.testing.assert_close(fakes["rec"], rec, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fakes["swap"], swap, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fakes["mix"], mix, atol=1e-5, rtol=1e-5)
+    assert (fakes["rec"] - fakes["swap"]).abs().mean() > 1e-3  # different styles, different images
 
 
 def test_swae_ablation_turns_both_tcp_losses_off(scenes):

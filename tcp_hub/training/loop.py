@@ -156,8 +156,17 @@ def _write_samples(trainer, images, step, out, acc, report_to) -> None:
 
 def train(args) -> Path:
     """Run the training that ``args`` (from `tcp_hub.training.config.parse_args`) describes."""
-    out = Path(args.output_dir)
     acc = make_accelerator(args)
+    try:
+        return _train(args, acc)
+    finally:
+        # Also on errors: trackers are flushed, and a process that exits with its process group alive
+        # can abort in Gloo's teardown (SIGABRT) instead of returning the error.
+        acc.end_training()
+
+
+def _train(args, acc: Accelerator) -> Path:
+    out = Path(args.output_dir)
     set_seed(args.seed)
     dataset, train_set, holdout = make_datasets(args)
     loader = DataLoader(train_set, batch_size=args.train_batch_size, shuffle=True, drop_last=True,
@@ -239,7 +248,6 @@ def train(args) -> Path:
     if acc.is_main_process:
         write_output_folder(trainer, args, out, describe_data(args, len(train_set) // args.dataset_repeats))
     acc.wait_for_everyone()
-    acc.end_training()
     skipped = getattr(dataset, "skipped_files", None)
     if skipped:
         acc.print(f"{len(skipped)} unreadable image file(s) were skipped, e.g. {skipped[0]}")

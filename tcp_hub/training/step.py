@@ -248,8 +248,8 @@ class TCPTrainer:
     def _generate(self, x, partner, with_mix: bool) -> Dict[str, torch.Tensor]:
         """Codes and generated images, with the graph kept for the generator step.
 
-        The three generator calls share one noise draw, so y differs from its alignment targets
-        only through the styles.
+        Reconstruction, swap and the region-mixed y share one noise draw, so y differs from its
+        alignment targets only through the styles.
         """
         E, G = self.nets["encoder"], self.nets["generator"]
         with self.accelerator.autocast():
@@ -257,8 +257,11 @@ class TCPTrainer:
             style_p = style[partner]
             out = {"content": content, "style": style, "style_p": style_p}
             noise = self.unwrapped("generator").noise_maps(content, generator=self._rng(_NOISE))
-            out["rec"] = G(content, style, noise=noise)
-            out["swap"] = G(content, style_p, noise=noise)
+            # Reconstruction and swap in one call on 2B images (the convolutions' weights are shared by
+            # all images): half the generator calls, so fewer kernel launches and compiled-graph calls.
+            twice = [None if n is None else torch.cat([n, n]) for n in noise]
+            out["rec_swap"] = G(torch.cat([content, content]), torch.cat([style, style_p]), noise=twice)
+            out["rec"], out["swap"] = out["rec_swap"].chunk(2)
             if with_mix:
                 with self.profiler.phase("tcp_forward"):
                     b, _, h, w = x.shape
@@ -270,8 +273,9 @@ class TCPTrainer:
         return out
 
     def _fake_batch(self, fakes, detach: bool):
-        names = [n for n in ("rec", "swap", "mix") if n in fakes]
-        batch = torch.cat([fakes[n] for n in names])
+        """The fakes D judges, ``[rec; swap; mix]`` (mix with TCP's alignment only), and their names."""
+        names = ["rec", "swap"] + (["mix"] if "mix" in fakes else [])
+        batch = torch.cat([fakes["rec_swap"], fakes["mix"]]) if "mix" in fakes else fakes["rec_swap"]
         return names, (batch.detach() if detach else batch)
 
     def _discriminator_step(self, x, partner, fakes, do_r1: bool) -> Dict[str, torch.Tensor]:
