@@ -4,6 +4,9 @@
 #   source benchmarks/gpu_setup.sh && bash benchmarks/gpu_throughput.sh start   # returns at once
 #   bash benchmarks/gpu_throughput.sh poll MINUTES    # stay busy up to MINUTES (<= 9), print the log so far
 #   bash benchmarks/gpu_throughput.sh profile         # instead of start: kernel profiles, NaN-check cost
+#   bash benchmarks/gpu_throughput.sh modes           # instead of start: compiled swae and tcp, default mode vs
+#       CUDA graphs (--compile_mode reduce-overhead); 20 warm-up steps so that R1 and code consistency steps
+#       have been seen twice (CUDA graphs are recorded on a graph's second run), then 32 timed steps
 #   bash benchmarks/gpu_throughput.sh warm            # only fill Inductor's cache (no timing worth reading),
 #       e.g. while the GPU trains something else: compiling is CPU work, and `start` then reuses the cache
 # Runs, one after another: compiled (bf16, channels-last, swae and tcp; after `warm` it reuses the cache),
@@ -27,6 +30,14 @@ profile)  # where the time goes (compiled and eager swae), and what the per-step
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --compile --steps 32 --warmup 3 --nan_check_steps 1000
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --steps 16 --warmup 3 --profile
     echo ALL DONE" ;;
+modes)
+  common="--precision bf16 --channels_last --compile --steps 32 --warmup 20"
+  run_bg "$log" "
+    python3 benchmarks/train_throughput.py --ablation swae $common
+    python3 benchmarks/train_throughput.py --ablation swae $common --compile_mode reduce-overhead
+    python3 benchmarks/train_throughput.py --ablation tcp $common
+    python3 benchmarks/train_throughput.py --ablation tcp $common --compile_mode reduce-overhead
+    echo ALL DONE" ;;
 warm)
   run_bg /tmp/throughput-warm.log "
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --compile --steps 1 --warmup 3 --no-phases
@@ -35,5 +46,5 @@ poll)
   end=$(( $(date +%s) + 60 * ${2:-1} ))
   while [ "$(date +%s)" -lt "$end" ] && ! grep -q "ALL DONE" "$log"; do sleep 15; done
   grep -v "Warning\|warn(" "$log" ;;
-*) echo "usage: $0 start | profile | warm | poll MINUTES" >&2; exit 2 ;;
+*) echo "usage: $0 start | profile | modes | warm | poll MINUTES" >&2; exit 2 ;;
 esac

@@ -34,6 +34,7 @@ from accelerate.state import AcceleratorState
 
 from tcp_hub.models import build_models
 from tcp_hub.training import TCPTrainer, TrainerConfig
+from tcp_hub.training.config import COMPILE_MODES
 
 PHASES = ("generate", "d_step", "r1", "g_step", "tcp_forward")
 
@@ -122,7 +123,8 @@ def measure(args, precision: str, ablation: str) -> dict:
     device = accelerator.device
     torch.manual_seed(0)
     checks = {} if args.nan_check_steps is None else {"nan_check_steps": args.nan_check_steps}
-    config = TrainerConfig(ablation=ablation, channels_last=args.channels_last, compile=args.compile, **checks)
+    config = TrainerConfig(ablation=ablation, channels_last=args.channels_last, compile=args.compile,
+                           compile_mode=args.compile_mode, **checks)
     trainer = TCPTrainer(*build_models(args.preset, args.resolution), config, accelerator)
     timer = PhaseTimer(device)
     trainer.profiler = timer
@@ -169,6 +171,8 @@ def main(argv=None):
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cuda", "cpu"))
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the four networks (TrainerConfig.compile; R1's real-image passes stay eager)")
+    p.add_argument("--compile_mode", default="default", choices=COMPILE_MODES,
+                   help="torch.compile mode with --compile ('reduce-overhead': CUDA graphs)")
     p.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=False,
                    help="channels-last memory format (H100, bf16, swae: 1.83 vs 1.62 it/s)")
     p.add_argument("--phases", action=argparse.BooleanOptionalAction, default=True,
@@ -183,7 +187,8 @@ def main(argv=None):
 
     name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
     print(f"{name}: preset {args.preset}, {args.resolution} px, batch {args.batch_size}, {args.steps} steps, "
-          f"compile={args.compile}, channels_last={args.channels_last}, torch {torch.__version__}")
+          f"compile={args.compile} ({args.compile_mode}), channels_last={args.channels_last}, "
+          f"torch {torch.__version__}")
     header = ("| precision | ablation | images/s | it/s | peak GiB | generate | D step | R1 | G step | TCP fwd "
               "| warm-up s |")
     print(header)

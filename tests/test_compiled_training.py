@@ -16,6 +16,7 @@ from accelerate.state import AcceleratorState
 
 from tcp_hub import build_models
 from tcp_hub.data import SyntheticScenes
+from tcp_hub.errors import InputError
 from tcp_hub.training import TCPTrainer, TrainerConfig
 
 RES, BATCH, STEPS = 32, 4, 3
@@ -103,6 +104,29 @@ def test_compiled_steps_give_the_eager_losses(scenes, aot_eager, ablation, first
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 4  # something was traced
     assert not torch._dynamo.utils.counters["graph_break"]
     assert_same_losses(eager, compiled)
+
+
+def test_compile_mode_reaches_torch_compile_and_each_iteration_starts_a_cuda_graph_step(scenes, monkeypatch):
+    modes, marks = [], []
+    real_compile = torch.compile
+
+    def recording_compile(model, **kwargs):
+        modes.append(kwargs.get("mode"))
+        return real_compile(model, **{**kwargs, "backend": "aot_eager"})  # aot_eager ignores the mode
+
+    monkeypatch.setattr(torch, "compile", recording_compile)
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(1))
+    config = TrainerConfig(compile=True, compile_mode="reduce-overhead", **SCHEDULE)
+    trainer = TCPTrainer(*build_models("tiny", RES), config, Accelerator(cpu=True))
+    for batch in scenes.split(BATCH):
+        trainer.step(batch)
+    assert modes == ["reduce-overhead"] * 4 and len(marks) == STEPS
+
+
+def test_cuda_graph_modes_refuse_gradient_accumulation_with_a_message():
+    config = TrainerConfig(compile=True, compile_mode="reduce-overhead")
+    with pytest.raises(InputError, match="cannot accumulate gradients over 2 micro-batches"):
+        TCPTrainer(*build_models("tiny", RES), config, Accelerator(cpu=True, gradient_accumulation_steps=2))
 
 
 @pytest.mark.inductor

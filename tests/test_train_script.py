@@ -176,6 +176,13 @@ def test_config_file_with_an_unknown_key_is_refused(tmp_path):
         parse_args(["--config", str(config), "--dataset", "synthetic"])
 
 
+def test_config_file_with_an_unknown_compile_mode_is_refused(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"compile": True, "compile_mode": "fast"}))
+    with pytest.raises(InputError, match="compile_mode must be one of default, reduce-overhead, .*; got 'fast'"):
+        parse_args(["--config", str(config), "--dataset", "synthetic"])
+
+
 @pytest.mark.parametrize("name", ["ffhq256", "church256", "scenes256-small"])
 def test_shipped_configs_parse(name):
     args = parse_args(["--config", str(ROOT / "configs" / f"{name}.json"), "--train_data_dir", "photos"])

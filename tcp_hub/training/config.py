@@ -14,6 +14,9 @@ from typing import List, Optional, Sequence, Tuple
 from ..errors import InputError
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
 def _opt(default, help: str, **kw):
     return field(default=default, metadata={"help": help, **kw})
 
@@ -58,6 +61,9 @@ class TrainerConfig:
     compile: bool = _opt(False, "torch.compile the four networks (dynamic=False); R1 steps run the image/patch "
                                 "discriminators' real-image pass eagerly because compiled graphs have no "
                                 "double backward")
+    compile_mode: str = _opt("default", "torch.compile's mode with --compile; 'reduce-overhead' also replays the "
+                                        "compiled graphs as CUDA graphs (less CPU time launching kernels)",
+                             choices=COMPILE_MODES)
     nan_check_steps: int = _opt(16, "with fused Adam (CUDA) a step whose gradients are not finite updates "
                                     "nothing, and the loss terms are read back every N steps (one GPU sync), "
                                     "stopping the run at the first NaN/inf; without (CPU) the terms are checked "
@@ -69,6 +75,8 @@ class TrainerConfig:
         for name in ("code_consistency_interval", "r1_interval", "num_crops", "nan_check_steps"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise InputError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}; got {self.compile_mode!r}")
         if not 0 < self.crop_size_min <= self.crop_size_max <= 1:
             raise InputError(f"crop sizes must satisfy 0 < crop_size_min <= crop_size_max <= 1, got "
                              f"{self.crop_size_min}, {self.crop_size_max}")

@@ -22,7 +22,9 @@ finite terms are not checked there). In multi-process runs all processes stop at
 
 With ``config.compile`` the step calls compiled wrappers of the four networks (they share the
 models' parameters; the models stay what is saved, unwrapped and averaged). Compiled graphs have
-no double backward, so on R1 steps the discriminators' calls on real images run eagerly.
+no double backward, so on R1 steps the discriminators' calls on real images run eagerly. With
+``compile_mode="reduce-overhead"`` the graphs are replayed as CUDA graphs, each iteration marked as
+a new step for them.
 """
 
 import contextlib
@@ -36,6 +38,7 @@ from accelerate import Accelerator
 from torch import nn
 
 from .. import losses as L
+from ..errors import InputError
 from ..random_masks import random_masks
 from .config import TrainerConfig
 from .ema import ModelEMA
@@ -107,7 +110,17 @@ class TCPTrainer:
         self.nets: Dict[str, nn.Module] = {name: getattr(self, name) for name in _NETWORKS}
         self._compile_settings = contextlib.nullcontext
         if config.compile:
-            self.nets = {name: torch.compile(net, dynamic=False) for name, net in self.nets.items()}
+            mode = None if config.compile_mode == "default" else config.compile_mode
+            if mode in ("reduce-overhead", "max-autotune") and accelerator.gradient_accumulation_steps > 1:
+                # the next replay would overwrite the gradients of the last micro-batch (they are
+                # CUDA-graph outputs until the optimiser step)
+                raise InputError(f"compile_mode {mode!r} (CUDA graphs) cannot accumulate gradients over "
+                                 f"{accelerator.gradient_accumulation_steps} micro-batches; use --gradient_"
+                                 "accumulation_steps 1 or --compile_mode default (or max-autotune-no-cudagraphs)")
+            if mode in ("reduce-overhead", "max-autotune") and accelerator.num_processes > 1:
+                warnings.warn(f"compile_mode {mode!r} (CUDA graphs) is untested with several processes; with "
+                              f"{accelerator.num_processes} processes use 'default' if training fails or slows")
+            self.nets = {name: torch.compile(net, dynamic=False, mode=mode) for name, net in self.nets.items()}
             # scoped to the step, so other compiled code in the process keeps Dynamo's defaults
             # (the option is called cache_size_limit before torch 2.7)
             limit = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
@@ -229,6 +242,10 @@ class TCPTrainer:
         x = images.to(acc.device, non_blocking=True).contiguous(memory_format=fmt)
         partner = L.swap_partner(x.shape[0]).to(acc.device)
         todo = self.schedule
+        if self.config.compile:
+            # A new iteration: CUDA-graph replays ('reduce-overhead') may now reuse the memory of the
+            # last iteration's graph outputs (all consumed by then; loss terms are computed eagerly).
+            torch.compiler.cudagraph_mark_step_begin()
         nets = (self.encoder, self.generator, self.discriminator, self.patch_discriminator)
         with self._compile_settings(), acc.accumulate(*nets):
             with self.profiler.phase("generate"):
