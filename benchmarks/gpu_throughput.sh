@@ -5,8 +5,9 @@
 #   bash benchmarks/gpu_throughput.sh poll MINUTES    # stay busy up to MINUTES (<= 9), print the log so far
 #   bash benchmarks/gpu_throughput.sh profile         # instead of start: kernel profiles, NaN-check cost
 #   bash benchmarks/gpu_throughput.sh modes           # instead of start: compiled swae and tcp, default mode vs
-#       CUDA graphs (--compile_mode reduce-overhead); 20 warm-up steps so that R1 and code consistency steps
-#       have been seen twice (CUDA graphs are recorded on a graph's second run), then 32 timed steps
+#       CUDA graphs (--compile_mode reduce-overhead). The four compilations run at once first (CPU work; they
+#       fill Inductor's cache), then each is timed alone: 20 warm-up steps, so that R1 and code consistency
+#       steps have run twice (CUDA graphs are recorded on a graph's second run), then 32 timed steps
 #   bash benchmarks/gpu_throughput.sh warm            # only fill Inductor's cache (no timing worth reading),
 #       e.g. while the GPU trains something else: compiling is CPU work, and `start` then reuses the cache
 # Runs, one after another: compiled (bf16, channels-last, swae and tcp; after `warm` it reuses the cache),
@@ -31,12 +32,16 @@ profile)  # where the time goes (compiled and eager swae), and what the per-step
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --steps 16 --warmup 3 --profile
     echo ALL DONE" ;;
 modes)
-  common="--precision bf16 --channels_last --compile --steps 32 --warmup 20"
+  common="--precision bf16 --channels_last --compile"
   run_bg "$log" "
-    python3 benchmarks/train_throughput.py --ablation swae $common
-    python3 benchmarks/train_throughput.py --ablation swae $common --compile_mode reduce-overhead
-    python3 benchmarks/train_throughput.py --ablation tcp $common
-    python3 benchmarks/train_throughput.py --ablation tcp $common --compile_mode reduce-overhead
+    for a in swae tcp; do for m in default reduce-overhead; do
+      python3 benchmarks/train_throughput.py $common --ablation \$a --compile_mode \$m --steps 1 --warmup 3 \
+        --no-phases > /tmp/throughput-warm-\$a-\$m.log 2>&1 &
+    done; done
+    wait; echo WARM DONE
+    for a in swae tcp; do for m in default reduce-overhead; do
+      python3 benchmarks/train_throughput.py $common --ablation \$a --compile_mode \$m --steps 32 --warmup 20
+    done; done
     echo ALL DONE" ;;
 warm)
   run_bg /tmp/throughput-warm.log "
