@@ -33,7 +33,8 @@ def _in_compiled_region(event) -> bool:
 
 
 def top_level_op_counts(ablation: str, compiled: bool = False):
-    """``(ops outside compiled regions, ops inside them)`` as Counters of op names (all outside when eager)."""
+    """``(ops outside compiled regions, ops inside them, compiled-region calls)``: Counters of op names (all
+    outside when eager) and the number of compiled forward calls."""
     torch.manual_seed(0)
     config = TrainerConfig(ablation=ablation, compile=compiled)
     trainer = TCPTrainer(*build_models("full", 64), config, Accelerator(cpu=True), fused_optimizers=compiled)
@@ -45,11 +46,12 @@ def top_level_op_counts(ablation: str, compiled: bool = False):
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         trainer.run_step(images)
     outside, inside = collections.Counter(), collections.Counter()
+    regions = sum(event.name.startswith("Torch-Compiled Region") for event in prof.events())
     for event in prof.events():  # aten ops not called from inside another aten op
         parent = event.cpu_parent
         if event.name.startswith("aten::") and (parent is None or not parent.name.startswith("aten::")):
             (inside if _in_compiled_region(event) else outside)[event.name] += 1
-    return outside, inside
+    return outside, inside, regions
 
 
 def main(argv=None):
@@ -61,10 +63,10 @@ def main(argv=None):
     if args.compiled:
         torch.compile = functools.partial(torch.compile, backend="aot_eager")
     for ablation in ("swae", "tcp"):
-        outside, inside = top_level_op_counts(ablation, args.compiled)
+        outside, inside, regions = top_level_op_counts(ablation, args.compiled)
         if args.compiled:
-            print(ablation, f"top-level aten ops per iteration: {sum(inside.values())} inside compiled regions, "
-                            f"{sum(outside.values())} outside (the eager glue)")
+            print(ablation, f"top-level aten ops per iteration: {sum(inside.values())} inside {regions} compiled "
+                            f"calls, {sum(outside.values())} outside them (the eager glue)")
         else:
             print(ablation, "top-level aten ops per iteration:", sum(outside.values()))
         print(outside.most_common(12))

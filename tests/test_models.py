@@ -166,6 +166,20 @@ def test_generator_explains_missing_masks_for_several_styles(tiny_models):
         generator(content, torch.stack([style_a, style_b], 1))
 
 
+def test_discriminator_on_concatenated_batches_equals_one_call_per_batch():
+    torch.manual_seed(0)
+    discriminator = build_models("tiny", 32)[2]
+    reals, fakes = torch.randn(4, 3, 32, 32), torch.randn(8, 3, 32, 32)
+    with torch.no_grad():
+        separate = torch.cat([discriminator(reals), discriminator(fakes)])
+        together = discriminator(torch.cat([reals, fakes]), batch_sizes=(4, 8))
+        mixed_stddev = discriminator(torch.cat([reals, fakes]))  # groups then span reals and fakes
+    torch.testing.assert_close(together, separate, atol=1e-5, rtol=1e-5)
+    assert (mixed_stddev - separate).abs().max() > 1e-4
+    with pytest.raises(ValueError, match=r"batch_sizes \[4, 4\] add up to 8, but 12 images were given"):
+        discriminator(torch.cat([reals, fakes]), batch_sizes=(4, 4))
+
+
 def test_models_round_trip_through_sharded_safetensors_and_fp16_variant(tmp_path, tiny_models):
     encoder, generator = tiny_models
     generator.save_pretrained(tmp_path / "g", max_shard_size="20KB")

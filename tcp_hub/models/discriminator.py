@@ -1,6 +1,7 @@
 """The image discriminator D: StyleGAN2's residual discriminator with minibatch stddev."""
 
 import math
+from typing import Optional, Sequence
 
 import torch
 from diffusers import ConfigMixin, ModelMixin
@@ -42,11 +43,23 @@ class TCPDiscriminator(ModelMixin, ConfigMixin):
         self.final_conv = ConvLayer(ch + 1, ch, 3)
         self.final_linear = nn.Sequential(EqualLinear(ch * 16, ch, activate=True), EqualLinear(ch, 1))
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """``[B, 3, R, R]`` -> logits ``[B, 1]``."""
+    def forward(self, image: torch.Tensor, batch_sizes: Optional[Sequence[int]] = None) -> torch.Tensor:
+        """``[B, 3, R, R]`` -> logits ``[B, 1]``.
+
+        ``batch_sizes``: when ``image`` is several batches concatenated (e.g. reals, then fakes), their
+        sizes; the minibatch-stddev feature is then computed within each, so the call equals one call
+        per batch (one call launches fewer, larger kernels).
+        """
+        group = self.config.stddev_group
         x = self.convs(image)
-        x = self.final_conv(minibatch_stddev(x, self.config.stddev_group))
-        return self.final_linear(x.flatten(1))
+        if batch_sizes is None:
+            x = minibatch_stddev(x, group)
+        else:
+            if sum(batch_sizes) != image.shape[0]:
+                raise ValueError(f"batch_sizes {list(batch_sizes)} add up to {sum(batch_sizes)}, but {image.shape[0]} "
+                                 "images were given")
+            x = torch.cat([minibatch_stddev(chunk, group) for chunk in x.split(list(batch_sizes))])
+        return self.final_linear(self.final_conv(x).flatten(1))
 
 
 def minibatch_stddev(x: torch.Tensor, group: int) -> torch.Tensor:

@@ -289,11 +289,13 @@ class TCPTrainer:
                                    noise=noise)
         return out
 
-    def _fake_batch(self, fakes, detach: bool):
-        """The fakes D judges, ``[rec; swap; mix]`` (mix with TCP's alignment only), and their names."""
+    def _fake_batch(self, fakes, detach: bool, real: Optional[torch.Tensor] = None):
+        """The batch D judges, ``[real;] rec; swap[; mix]`` (mix with TCP's alignment only), and the
+        fakes' names."""
         names = ["rec", "swap"] + (["mix"] if "mix" in fakes else [])
-        batch = torch.cat([fakes["rec_swap"], fakes["mix"]]) if "mix" in fakes else fakes["rec_swap"]
-        return names, (batch.detach() if detach else batch)
+        parts = [fakes["rec_swap"]] + ([fakes["mix"]] if "mix" in fakes else [])
+        parts = ([] if real is None else [real]) + [p.detach() if detach else p for p in parts]
+        return names, (parts[0] if len(parts) == 1 else torch.cat(parts))
 
     def _discriminator_step(self, x, partner, fakes, do_r1: bool) -> Dict[str, torch.Tensor]:
         acc, cfg = self.accelerator, self.config
@@ -302,14 +304,18 @@ class TCPTrainer:
         D, Dp = self.nets["discriminator"], self.nets["patch_discriminator"]
         # R1 differentiates the logits of real images twice, which compiled graphs cannot: on R1 steps
         # the calls that see real images run eagerly.
-        D_real, Dp_real = (self.discriminator, self.patch_discriminator) if do_r1 else (D, Dp)
+        Dp_real = self.patch_discriminator if do_r1 else Dp
         b = x.shape[0]
         terms: Dict[str, torch.Tensor] = {}
         with acc.autocast():
             real = x.detach().requires_grad_(do_r1)
-            real_logits = D_real(real)
-            names, fake_batch = self._fake_batch(fakes, detach=True)
-            fake_logits = D(fake_batch).split(b)
+            if do_r1:
+                real_logits = self.discriminator(real)
+                names, fake_batch = self._fake_batch(fakes, detach=True)
+                fake_logits = D(fake_batch).split(b)
+            else:  # reals and fakes in one call; the minibatch stddev stays within each, as in two calls
+                names, batch = self._fake_batch(fakes, detach=True, real=real)
+                real_logits, *fake_logits = D(batch, batch_sizes=(b, len(batch) - b)).split(b)
             real_patches = self._crops(x, _D_REAL_CROPS).detach().requires_grad_(do_r1)
             reference = self._crops(x, _REFERENCE_CROPS)  # [B, T, 3, P, P] texture references of x
             # swap[p(i)] = G(c[p(i)], s[i]) has x[i]'s texture (p is an involution), so one call with
