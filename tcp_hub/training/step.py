@@ -289,7 +289,7 @@ class TCPTrainer:
                                    noise=noise)
         return out
 
-    def _fake_batch(self, fakes, detach: bool, real: Optional[torch.Tensor] = None):
+    def _discriminator_batch(self, fakes, detach: bool, real: Optional[torch.Tensor] = None):
         """The batch D judges, ``[real;] rec; swap[; mix]`` (mix with TCP's alignment only), and the
         fakes' names."""
         names = ["rec", "swap"] + (["mix"] if "mix" in fakes else [])
@@ -311,10 +311,10 @@ class TCPTrainer:
             real = x.detach().requires_grad_(do_r1)
             if do_r1:
                 real_logits = self.discriminator(real)
-                names, fake_batch = self._fake_batch(fakes, detach=True)
+                names, fake_batch = self._discriminator_batch(fakes, detach=True)
                 fake_logits = D(fake_batch).split(b)
             else:  # reals and fakes in one call; the minibatch stddev stays within each, as in two calls
-                names, batch = self._fake_batch(fakes, detach=True, real=real)
+                names, batch = self._discriminator_batch(fakes, detach=True, real=real)
                 real_logits, *fake_logits = D(batch, batch_sizes=(b, len(batch) - b)).split(b)
             real_patches = self._crops(x, _D_REAL_CROPS).detach().requires_grad_(do_r1)
             reference = self._crops(x, _REFERENCE_CROPS)  # [B, T, 3, P, P] texture references of x
@@ -352,7 +352,7 @@ class TCPTrainer:
         b = x.shape[0]
         terms: Dict[str, torch.Tensor] = {}
         with acc.autocast():
-            names, fake_batch = self._fake_batch(fakes, detach=False)
+            names, fake_batch = self._discriminator_batch(fakes, detach=False)
             fake_logits = self.nets["discriminator"](fake_batch).split(b)
             with torch.no_grad():
                 reference = self._crops(x, _REFERENCE_CROPS)[partner]
