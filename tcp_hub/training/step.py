@@ -111,13 +111,14 @@ class TCPTrainer:
         self._compile_settings = contextlib.nullcontext
         if config.compile:
             mode = None if config.compile_mode == "default" else config.compile_mode
-            if mode in ("reduce-overhead", "max-autotune") and accelerator.gradient_accumulation_steps > 1:
+            cuda_graphs = mode in ("reduce-overhead", "max-autotune")
+            if cuda_graphs and accelerator.gradient_accumulation_steps > 1:
                 # the next replay would overwrite the gradients of the last micro-batch (they are
                 # CUDA-graph outputs until the optimiser step)
                 raise InputError(f"compile_mode {mode!r} (CUDA graphs) cannot accumulate gradients over "
                                  f"{accelerator.gradient_accumulation_steps} micro-batches; use --gradient_"
                                  "accumulation_steps 1 or --compile_mode default (or max-autotune-no-cudagraphs)")
-            if mode in ("reduce-overhead", "max-autotune") and accelerator.num_processes > 1:
+            if cuda_graphs and accelerator.num_processes > 1:
                 warnings.warn(f"compile_mode {mode!r} (CUDA graphs) is untested with several processes; with "
                               f"{accelerator.num_processes} processes use 'default' if training fails or slows")
             self.nets = {name: torch.compile(net, dynamic=False, mode=mode) for name, net in self.nets.items()}
