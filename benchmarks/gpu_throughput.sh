@@ -3,6 +3,7 @@
 # there, longer than is safe for one call, and the machine goes back 30 s after a call returns.
 #   source benchmarks/gpu_setup.sh && bash benchmarks/gpu_throughput.sh start   # returns at once
 #   bash benchmarks/gpu_throughput.sh poll MINUTES    # stay busy up to MINUTES (<= 9), print the log so far
+#       (and the warm-up logs' last lines; with $OUT set, copies all logs there)
 #   bash benchmarks/gpu_throughput.sh profile         # instead of start: kernel profiles, NaN-check cost
 #   bash benchmarks/gpu_throughput.sh modes           # instead of start: compiled swae and tcp, default mode vs
 #       CUDA graphs (--compile_mode reduce-overhead). The four compilations run at once first (CPU work; they
@@ -50,6 +51,10 @@ warm)
 poll)
   end=$(( $(date +%s) + 60 * ${2:-1} ))
   while [ "$(date +%s)" -lt "$end" ] && ! grep -q "ALL DONE" "$log"; do sleep 15; done
-  grep -v "Warning\|warn(" "$log" ;;
+  grep -v "Warning\|warn(" "$log"
+  for f in /tmp/throughput-warm*.log; do  # the parallel compilations: last lines (errors show here)
+    [ -f "$f" ] && { echo "== $f"; tail -n 3 "$f"; }
+  done
+  if [ -n "${OUT:-}" ]; then cp /tmp/throughput*.log "$OUT"/; fi ;;  # whole logs back (device tool)
 *) echo "usage: $0 start | profile | modes | warm | poll MINUTES" >&2; exit 2 ;;
 esac
