@@ -9,6 +9,8 @@
 #       CUDA graphs (--compile_mode reduce-overhead). The four compilations run at once first (CPU work; they
 #       fill Inductor's cache), then each is timed alone: 20 warm-up steps, so that R1 and code consistency
 #       steps have run twice (CUDA graphs are recorded on a graph's second run), then 32 timed steps
+#   bash benchmarks/gpu_throughput.sh fp32            # instead of start: compiled fp32 swae and tcp, and the
+#       kernel profile of compiled bf16 swae (the three compilations at once first, as in modes)
 #   bash benchmarks/gpu_throughput.sh warm            # only fill Inductor's cache (no timing worth reading),
 #       e.g. while the GPU trains something else: compiling is CPU work, and `start` then reuses the cache
 # Runs, one after another: compiled (bf16, channels-last, swae and tcp; after `warm` it reuses the cache),
@@ -44,6 +46,17 @@ modes)
       python3 benchmarks/train_throughput.py $common --ablation \$a --compile_mode \$m --steps 32 --warmup 20
     done; done
     echo ALL DONE" ;;
+fp32)  # fp32 compiled (swae, tcp; TF32 convolutions) and the kernel profile of compiled bf16 swae
+  t=benchmarks/train_throughput.py; c="--channels_last --compile"
+  run_bg "$log" "
+    python3 $t $c --precision bf16 --ablation swae --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-bf16.log 2>&1 &
+    for a in swae tcp; do
+      python3 $t $c --precision fp32 --ablation \$a --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-fp32-\$a.log 2>&1 &
+    done
+    wait; echo WARM DONE
+    python3 $t $c --precision bf16 --ablation swae --steps 32 --warmup 20 --profile
+    python3 $t $c --precision fp32 --ablation swae tcp --steps 32 --warmup 20
+    echo ALL DONE" ;;
 warm)
   run_bg /tmp/throughput-warm.log "
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --compile --steps 1 --warmup 3 --no-phases
@@ -56,5 +69,5 @@ poll)
     [ -f "$f" ] && { echo "== $f"; tail -n 3 "$f"; }
   done
   if [ -n "${OUT:-}" ]; then cp /tmp/throughput*.log "$OUT"/; fi ;;  # whole logs back (device tool)
-*) echo "usage: $0 start | profile | modes | warm | poll MINUTES" >&2; exit 2 ;;
+*) echo "usage: $0 start | profile | modes | fp32 | warm | poll MINUTES" >&2; exit 2 ;;
 esac
