@@ -18,9 +18,9 @@ without R1), so keep --warmup at 2 or more; the last column says how long the wa
 full model that is over 5 minutes on the lent H100 machine: run it in the background there
 (benchmarks/gpu_throughput.sh).
 
-Measured on an H100 (torch 2.11, bf16, channels-last, full model, 256 px, batch 16; benchmarks/RESULTS.md):
-swae 5.32 it/s compiled (85 images/s, 20 GiB), 1.83 eager; tcp 3.05 compiled (before the last two
-fixes), 1.33 eager. --profile shows the compiled iteration's GPU kernels take 141 ms of its 188 ms.
+Measured (benchmarks/RESULTS.md; torch 2.11, bf16, channels-last, full model, 256 px, batch 16): on an
+H200, compiled, swae 6.36 it/s (102 images/s, 20 GiB; 6.52 with --compile_mode reduce-overhead), tcp 4.10;
+--profile: GPU kernels 122 ms of the 136 ms an iteration without R1 takes. Eager, on an H100: swae 1.83.
 """
 
 import argparse

@@ -231,6 +231,7 @@ def test_shipped_configs_parse(name):
     args = parse_args(["--config", str(ROOT / "configs" / f"{name}.json"), "--train_data_dir", "photos"])
     assert args.resolution == 256 and args.use_ema and args.mixed_precision == "bf16"
     assert args.preset == ("small" if name.endswith("small") else "full")
+    assert args.channels_last == (args.preset == "full")  # the full-size GPU recipes use the faster layout
 
 
 @pytest.mark.parametrize("argv, message", [
