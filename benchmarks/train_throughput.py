@@ -83,6 +83,31 @@ def kernel_kind(name: str) -> str:
     return next((kind for kind, keys in KERNEL_KINDS if any(k in low for k in keys)), "other (eager ATen)")
 
 
+UNEXPLAINED_KINDS = ("other (eager ATen)", "copy / fill")  # kernels worth tracing back to the op that launched them
+
+
+def kernel_launchers(events, kernel_names, steps: int, callers: int = 4) -> dict:
+    """``{kernel name: [(ms per iteration, calls per iteration, launcher), ...]}``, costliest first: for
+    each kernel of ``kernel_names``, the CPU ops that launched it (a profile's CPU events carry their
+    kernels), each as ``"op [input shapes] < caller < ..."`` with up to ``callers`` enclosing events
+    (e.g. ``aten::contiguous < aten::convolution_backward < CompiledFunctionBackward``). Needs a profile
+    taken with ``record_shapes=True`` for the shapes."""
+    found = {name: defaultdict(lambda: [0.0, 0]) for name in kernel_names}
+    for event in events:
+        for kernel in getattr(event, "kernels", ()):
+            if kernel.name not in found:
+                continue
+            chain, parent = [f"{event.name} {list(event.input_shapes or [])}"], event.cpu_parent
+            while parent is not None and len(chain) <= callers:
+                chain.append(parent.name)
+                parent = parent.cpu_parent
+            record = found[kernel.name][" < ".join(chain)]
+            record[0] += kernel.duration / 1000 / steps
+            record[1] += 1 / steps
+    return {name: sorted(((ms, calls, launcher) for launcher, (ms, calls) in by.items()), reverse=True)
+            for name, by in found.items()}
+
+
 def profile_steps(trainer, images, device, steps: int) -> None:
     """Profile `steps` iterations and print where the GPU time goes: wall vs summed kernel time per
     iteration (how busy the GPU is; well below 100 % means the CPU or a sync is the bottleneck),
@@ -115,6 +140,18 @@ def profile_steps(trainer, images, device, steps: int) -> None:
     print("| kernel (top 15) | ms per iteration | calls per iteration |\n|---|---|---|")
     for name, (us, calls) in sorted(by_name.items(), key=lambda kv: -kv[1][0])[:15]:
         print(f"| {name[:90]} | {us / 1000 / steps:.2f} | {calls / steps:.0f} |")
+    # Where the costliest eager kernels and copies come from: a second, shorter profile with input shapes
+    # (recording them costs CPU time, so the figures above come from the profile without them).
+    unexplained = [name for name, _ in sorted(by_name.items(), key=lambda kv: -kv[1][0])
+                   if kernel_kind(name) in UNEXPLAINED_KINDS][:4]
+    with torch.profiler.profile(record_shapes=True) as prof:
+        for _ in range(2):
+            trainer.run_step(images)
+        torch.cuda.synchronize()
+    for name, launchers in kernel_launchers(prof.events(), unexplained, steps=2).items():
+        print(f"launched by (top 5 of {len(launchers)}; ms and calls per iteration): {name[:120]}")
+        for ms, calls, launcher in launchers[:5]:
+            print(f"  {ms:6.2f} ms {calls:4.0f}x  {launcher[:400]}")
 
 
 def measure(args, precision: str, ablation: str) -> dict:
