@@ -4,7 +4,8 @@
 #   source benchmarks/gpu_setup.sh && bash benchmarks/gpu_throughput.sh start   # returns at once
 #   bash benchmarks/gpu_throughput.sh poll MINUTES    # stay busy up to MINUTES (<= 9), print the log so far
 #       (and the warm-up logs' last lines; with $OUT set, copies all logs there)
-#   bash benchmarks/gpu_throughput.sh profile         # instead of start: kernel profiles, NaN-check cost
+#   bash benchmarks/gpu_throughput.sh profile         # instead of start: kernel profiles of compiled swae and tcp,
+#       with the ops that launched the costliest eager kernels and copies
 #   bash benchmarks/gpu_throughput.sh modes           # instead of start: compiled swae and tcp, default mode vs
 #       CUDA graphs (--compile_mode reduce-overhead). The four compilations run at once first (CPU work; they
 #       fill Inductor's cache), then each is timed alone: 20 warm-up steps, so that R1 and code consistency
@@ -28,11 +29,18 @@ start)
     python3 benchmarks/train_throughput.py --precision bf16 --ablation swae tcp --channels_last --steps 32 --warmup 3
     python3 benchmarks/blur_variants.py
     echo ALL DONE" ;;
-profile)  # where the time goes (compiled and eager swae), and what the per-step NaN check (a GPU sync) costs
+profile)  # where the GPU time goes, compiled swae and tcp: kernel kinds, top kernels, and the ops that
+  # launched the costliest eager kernels and copies (after `modes` on the same machine the cache is warm)
+  c="--precision bf16 --channels_last --compile"
   run_bg "$log" "
-    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --compile --steps 32 --warmup 3 --profile
-    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --compile --steps 32 --warmup 3 --nan_check_steps 1000
-    python3 benchmarks/train_throughput.py --precision bf16 --ablation swae --channels_last --steps 16 --warmup 3 --profile
+    for a in swae tcp; do
+      python3 benchmarks/train_throughput.py $c --ablation \$a --steps 1 --warmup 3 --no-phases \
+        > /tmp/throughput-warm-\$a-default.log 2>&1 &
+    done
+    wait; echo WARM DONE
+    for a in swae tcp; do
+      python3 benchmarks/train_throughput.py $c --ablation \$a --steps 32 --warmup 20 --profile
+    done
     echo ALL DONE" ;;
 modes)
   common="--precision bf16 --channels_last --compile"
