@@ -138,12 +138,12 @@ def profile_steps(trainer, images, device, steps: int) -> None:
     for kind, us in sorted(by_kind.items(), key=lambda kv: -kv[1]):
         print(f"| {kind} | {us / 1000 / steps:.1f} | {100 * us / 1000 / steps / busy_ms:.0f} % |")
     print("| kernel (top 15) | ms per iteration | calls per iteration |\n|---|---|---|")
-    for name, (us, calls) in sorted(by_name.items(), key=lambda kv: -kv[1][0])[:15]:
+    costliest = sorted(by_name.items(), key=lambda kv: -kv[1][0])
+    for name, (us, calls) in costliest[:15]:
         print(f"| {name[:90]} | {us / 1000 / steps:.2f} | {calls / steps:.0f} |")
     # Where the costliest eager kernels and copies come from: a second, shorter profile with input shapes
     # (recording them costs CPU time, so the figures above come from the profile without them).
-    unexplained = [name for name, _ in sorted(by_name.items(), key=lambda kv: -kv[1][0])
-                   if kernel_kind(name) in UNEXPLAINED_KINDS][:4]
+    unexplained = [name for name, _ in costliest if kernel_kind(name) in UNEXPLAINED_KINDS][:4]
     with torch.profiler.profile(record_shapes=True) as prof:
         for _ in range(2):
             trainer.run_step(images)
