@@ -11,6 +11,10 @@
 #   bash benchmarks/gpu_throughput.sh fp32            # instead of start: compiled fp32 swae and tcp, and the
 #       kernel profile of compiled bf16 swae
 #   (profile, modes, fp32: all their compilations run at once first, then each run is timed alone; warm_then_time)
+#   bash benchmarks/gpu_throughput.sh calibrate       # instead of start: session 4's H100 profile command on the
+#       code it ran (commit 6c08e26, unpacked into .calib/ and carried), then today's `profile` of compiled swae:
+#       kernel time per kind on this card against the H100's for the same code
+#       (mkdir .calib && git archive 6c08e26 | tar -x -C .calib; .calib is git-ignored)
 #   bash benchmarks/gpu_throughput.sh warm            # only fill Inductor's cache (no timing worth reading),
 #       e.g. while the GPU trains something else: compiling is CPU work, and `start` then reuses the cache
 # Runs, one after another: compiled (bf16, channels-last, swae and tcp; after `warm` it reuses the cache),
@@ -48,6 +52,15 @@ profile)  # where the GPU time goes, compiled swae and tcp: kernel kinds, top ke
   c="--precision bf16 --channels_last --compile"
   warm_then_time "$c --ablation swae --profile
 $c --ablation tcp --profile" ;;
+calibrate)  # session 4, machine C (H100 80GB HBM3): 5.32 it/s, GPU kernels 141.1 ms per iteration, this command
+  old="cd .calib && PYTHONPATH=/tmp/site:\$PWD python3 benchmarks/train_throughput.py --precision bf16 --channels_last --ablation swae --compile"
+  new="python3 benchmarks/train_throughput.py --precision bf16 --channels_last --compile --ablation swae"
+  run_bg "$log" "($old --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-1.log 2>&1) &
+$new --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-2.log 2>&1 &
+wait; echo WARM DONE
+($old --steps 16 --warmup 2 --profile)
+$new --steps 32 --warmup 20 --profile
+echo ALL DONE" ;;
 modes)
   c="--precision bf16 --channels_last --compile"
   warm_then_time "$c --ablation swae --compile_mode default
@@ -71,5 +84,5 @@ poll)
     [ -f "$f" ] && { echo "== $f"; head -n 1 "$f"; tail -n 3 "$f"; }
   done
   if [ -n "${OUT:-}" ]; then cp /tmp/throughput*.log "$OUT"/; fi ;;  # whole logs back (device tool)
-*) echo "usage: $0 start | profile | modes | fp32 | warm | poll MINUTES" >&2; exit 2 ;;
+*) echo "usage: $0 start | profile | modes | fp32 | calibrate | warm | poll MINUTES" >&2; exit 2 ;;
 esac
