@@ -70,5 +70,6 @@ def minibatch_stddev(x: torch.Tensor, group: int) -> torch.Tensor:
         g -= 1
     y = x.float().view(g, -1, c, h, w)
     y = torch.sqrt(y.var(0, unbiased=False) + 1e-8).mean(dim=(1, 2, 3))  # [B/g]
-    y = y.view(-1, 1, 1, 1).repeat(g, 1, h, w).to(x.dtype)
+    # [B, 1, h, w] with channels-last strides, so a channels-last x stays so after the concatenation
+    y = y.view(-1, 1, 1, 1).repeat(g, h, w, 1).permute(0, 3, 1, 2).to(x.dtype)
     return torch.cat([x, y], dim=1)

@@ -51,7 +51,11 @@ class TCPPatchDiscriminator(ModelMixin, ConfigMixin):
     def features(self, patches: torch.Tensor) -> torch.Tensor:
         """``[B, T, 3, P, P]`` patches -> ``[B, T, F]`` features."""
         b, t = patches.shape[:2]
-        return self.encoder(patches.flatten(0, 1)).flatten(1).view(b, t, -1)
+        x = patches.flatten(0, 1)
+        if self.encoder[0][0].weight.is_contiguous(memory_format=torch.channels_last):
+            # a channels-last model (training): else cuDNN converts the crops in each backward
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.encoder(x).flatten(1).view(b, t, -1)
 
     def forward(self, patches: torch.Tensor, reference_patches: torch.Tensor) -> torch.Tensor:
         """Logit per patch that it co-occurs with the references.
