@@ -4,7 +4,7 @@ Every function takes tensors and returns a scalar loss (or the tensors a loss ne
 about optimisers or schedules, which live in ``tcp_hub.training``.
 """
 
-from typing import Callable, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -52,28 +52,8 @@ def r1_penalty(outputs: torch.Tensor, inputs: torch.Tensor, grad_scale: float = 
     """
     scaled = outputs.float().sum() * grad_scale
     (grad,) = torch.autograd.grad(scaled, inputs, create_graph=True)
-    return _squared_gradient_norm(grad, grad_scale)
-
-
-def logits_and_r1_penalty(judge: Callable[[torch.Tensor], Tuple[torch.Tensor, torch.Tensor]],
-                          inputs: torch.Tensor, grad_scale=1.0) -> Tuple[torch.Tensor, torch.Tensor]:
-    """``judge(inputs) = (penalised, logits)``; returns ``logits`` and `r1_penalty` of ``penalised``.
-
-    The same penalty through ``torch.func.grad`` instead of ``autograd.grad(create_graph=True)``:
-    its double backward can be traced by ``torch.compile`` (a compiled graph cannot be differentiated
-    twice), so R1 steps need no eager discriminator pass. ``inputs`` need not require grad;
-    ``grad_scale`` may be a 0-d tensor (no recompilation when the fp16 scale changes).
-    """
-    def scaled_sum(x):
-        penalised, logits = judge(x)
-        return penalised.float().sum() * grad_scale, logits
-
-    grad, logits = torch.func.grad(scaled_sum, has_aux=True)(inputs)
-    return logits, _squared_gradient_norm(grad, grad_scale)
-
-
-def _squared_gradient_norm(grad: torch.Tensor, grad_scale) -> torch.Tensor:
-    return (grad.float() / grad_scale).square().flatten(1).sum(1).mean()
+    grad = grad.float() / grad_scale
+    return grad.square().flatten(1).sum(1).mean()
 
 
 def random_crops(

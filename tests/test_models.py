@@ -221,6 +221,25 @@ def test_gpu_blur_gradient_and_double_backward_match_autograd(taps, pad):
     torch.testing.assert_close(fn(x), _blur_depthwise(padded, taps))
 
 
+@pytest.mark.parametrize("taps, pad", [((0.25, 0.75, 0.75, 0.25), (2, 2)), ((0.1, 0.2, 0.3, 0.4), (3, 0))])
+def test_compiled_blur_crops_equal_the_filter_and_its_gradient(taps, pad):
+    # under torch.compile the shifts are negative padding (tests/test_compiled_layouts.py checks the
+    # layouts that this gives the backward graph)
+    from tcp_hub.models.layers import _blur_depthwise, blur
+
+    torch._dynamo.reset()
+    x = torch.randn(2, 3, 9, 11, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    expected = _blur_depthwise(torch.nn.functional.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
+    compiled = torch.compile(lambda t: blur(t, taps, pad), backend="aot_eager", fullgraph=True)
+    out = compiled(x)
+    torch.testing.assert_close(out, expected)
+    g = torch.randn_like(expected)
+    (grad,) = torch.autograd.grad(out, x, g)
+    torch.testing.assert_close(grad, torch.autograd.grad(expected, x, g)[0])
+    torch._dynamo.reset()
+
+
 @pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 2, 1, 1), (2, 4, 6, 6)])
 def test_compiled_upsampling_equals_bilinear_interpolation_and_its_gradient(shape):
     # what the generator's skip paths use under torch.compile (no scatter-add in the backward)

@@ -22,9 +22,10 @@ def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.
     On GPUs it is written as sums of shifted slices (cuDNN's depthwise convolution is slow there),
     wrapped in an autograd function whose backward is the same filter: autograd's own backward of
     slicing allocates a zero-filled copy of the input per tap. On CPUs the depthwise convolution is
-    faster. Under ``torch.compile`` plain shifted crops are used on every device (Inductor fuses them
-    into one kernel; an autograd function there would break R1's double backward through
-    ``torch.func.grad``). All paths compute the same thing, gradients and R1's double backward too (tested).
+    faster. Under ``torch.compile`` plain shifted crops are used on every device: Inductor fuses them
+    into one kernel (and differentiating a compiled autograd function twice, as R1 through
+    ``torch.func.grad`` would, gave wrong gradients). All paths compute the same thing, gradients and
+    R1's double backward too (tested).
     """
     if torch.compiler.is_compiling():
         return _padded_blur_slices(x, taps, pad)

@@ -21,9 +21,8 @@ update, so the update of a step with a non-finite loss term never runs (non-fini
 finite terms are not checked there). In multi-process runs all processes stop at the same step.
 
 With ``config.compile`` the step calls compiled wrappers of the four networks (they share the
-models' parameters; the models stay what is saved, unwrapped and averaged). Compiled graphs cannot
-be differentiated twice, so on R1 steps one more compiled function judges the real images and takes
-R1's input gradient with ``torch.func.grad`` (with several processes those calls run eagerly). With
+models' parameters; the models stay what is saved, unwrapped and averaged). Compiled graphs have
+no double backward, so on R1 steps the discriminators' calls on real images run eagerly. With
 ``compile_mode="reduce-overhead"`` the graphs are replayed as CUDA graphs, each iteration marked as
 a new step for them.
 """
@@ -110,7 +109,6 @@ class TCPTrainer:
         # What the step calls: the prepared models, or compiled wrappers sharing their parameters.
         self.nets: Dict[str, nn.Module] = {name: getattr(self, name) for name in _NETWORKS}
         self._compile_settings = contextlib.nullcontext
-        self._compiled_r1 = None
         if config.compile:
             mode = None if config.compile_mode == "default" else config.compile_mode
             cuda_graphs = mode in ("reduce-overhead", "max-autotune")
@@ -124,8 +122,6 @@ class TCPTrainer:
                 warnings.warn(f"compile_mode {mode!r} (CUDA graphs) is untested with several processes; with "
                               f"{accelerator.num_processes} processes use 'default' if training fails or slows")
             self.nets = {name: torch.compile(net, dynamic=False, mode=mode) for name, net in self.nets.items()}
-            if accelerator.num_processes == 1:  # (under DDP R1 steps judge real images eagerly)
-                self._compiled_r1 = torch.compile(self._judge_with_r1, dynamic=False, mode=mode)
             # scoped to the step, so other compiled code in the process keeps Dynamo's defaults
             # (the option is called cache_size_limit before torch 2.7)
             limit = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit"
@@ -307,36 +303,26 @@ class TCPTrainer:
         _set_trainable(self.discriminator, True)
         _set_trainable(self.patch_discriminator, True)
         D, Dp = self.nets["discriminator"], self.nets["patch_discriminator"]
-        # R1 differentiates the logits of real images twice. Compiled, through torch.func.grad inside
-        # one compiled function (`_judge_with_r1`); otherwise eagerly, with autograd.grad.
-        eager_r1 = do_r1 and self._compiled_r1 is None
-        Dp_real = self.patch_discriminator if eager_r1 else Dp
+        # R1 differentiates the logits of real images twice, which compiled graphs cannot: on R1 steps
+        # the calls that see real images run eagerly.
+        Dp_real = self.patch_discriminator if do_r1 else Dp
         b = x.shape[0]
-        scale = acc.scaler.get_scale() if do_r1 and acc.scaler is not None else 1.0
         terms: Dict[str, torch.Tensor] = {}
         with acc.autocast():
-            real = x.detach().requires_grad_(eager_r1)
-            real_patches = self._crops(x, _D_REAL_CROPS).detach().requires_grad_(eager_r1)
+            real = x.detach().requires_grad_(do_r1)
+            if do_r1:
+                real_logits = self.discriminator(real)
+                names, fake_batch = self._discriminator_batch(fakes, detach=True)
+                fake_logits = D(fake_batch).split(b)
+            else:  # reals and fakes in one call; the minibatch stddev stays within each, as in two calls
+                names, batch = self._discriminator_batch(fakes, detach=True, real=real)
+                real_logits, *fake_logits = D(batch, batch_sizes=(b, len(batch) - b)).split(b)
+            real_patches = self._crops(x, _D_REAL_CROPS).detach().requires_grad_(do_r1)
             reference = self._crops(x, _REFERENCE_CROPS)  # [B, T, 3, P, P] texture references of x
             # swap[p(i)] = G(c[p(i)], s[i]) has x[i]'s texture (p is an involution), so one call with
             # x[i]'s references judges real and fake patches and encodes the references once.
             fake_patches = self._crops(fakes["swap"].detach(), _D_FAKE_CROPS)[partner]
-            if do_r1 and not eager_r1:  # one compiled call judges reals and fakes and takes R1
-                names, fake_batch = self._discriminator_batch(fakes, detach=True)
-                grad_scale = torch.full((), scale, device=x.device)
-                with self.profiler.phase("r1"):
-                    logits, patch_logits, r1, patch_r1 = self._compiled_r1(
-                        real, fake_batch, real_patches, fake_patches, reference, grad_scale)
-                real_logits, *fake_logits = logits.split(b)
-            else:
-                if eager_r1:
-                    real_logits = self.discriminator(real)
-                    names, fake_batch = self._discriminator_batch(fakes, detach=True)
-                    fake_logits = D(fake_batch).split(b)
-                else:  # reals and fakes in one call; the minibatch stddev stays within each, as in two calls
-                    names, batch = self._discriminator_batch(fakes, detach=True, real=real)
-                    real_logits, *fake_logits = D(batch, batch_sizes=(b, len(batch) - b)).split(b)
-                patch_logits = Dp_real(torch.cat([real_patches, fake_patches], 1), reference)
+            patch_logits = Dp_real(torch.cat([real_patches, fake_patches], 1), reference)
             real_patch_logits, fake_patch_logits = patch_logits.split(cfg.num_crops, dim=1)
         terms["d_real"] = L.discriminator_real_loss(real_logits)
         weights = {"rec": cfg.d_rec_weight, "swap": cfg.d_swap_weight, "mix": cfg.d_swap_weight}
@@ -348,35 +334,17 @@ class TCPTrainer:
         terms["d_patch_fake"] = L.discriminator_fake_loss(fake_patch_logits)
         total = total + cfg.patch_gan_weight * (terms["d_patch_real"] + terms["d_patch_fake"])
         if do_r1:
-            if eager_r1:
-                with self.profiler.phase("r1"):
-                    r1 = L.r1_penalty(real_logits, real, scale)
-                    patch_r1 = L.r1_penalty(real_patch_logits, real_patches, scale)
-            terms["d_r1"], terms["d_patch_r1"] = r1, patch_r1
-            total = total + cfg.r1_interval * (cfg.r1_gamma / 2 * terms["d_r1"]
+            with self.profiler.phase("r1"):
+                scale = acc.scaler.get_scale() if acc.scaler is not None else 1.0
+                terms["d_r1"] = L.r1_penalty(real_logits, real, scale)
+                terms["d_patch_r1"] = L.r1_penalty(real_patch_logits, real_patches, scale)
+                total = total + cfg.r1_interval * (cfg.r1_gamma / 2 * terms["d_r1"]
                                                    + cfg.patch_r1_gamma / 2 * terms["d_patch_r1"])
         terms["d_total"] = total
         self._check_before_update(terms)
         acc.backward(total)
         self._update(self.opt_d, terms)
         return terms
-
-    def _judge_with_r1(self, real, fake_batch, real_patches, fake_patches, reference, grad_scale):
-        """D's logits of ``[real; fake_batch]`` and Dpatch's of ``[real_patches, fake_patches]``, with the
-        R1 penalties of their real parts (`losses.logits_and_r1_penalty`); compiled as one function."""
-        b, k = real.shape[0], real_patches.shape[1]
-
-        def judge(r):  # the fakes' minibatch stddev stays separate, so real logits depend on reals only
-            logits = self.discriminator(torch.cat([r, fake_batch]), batch_sizes=(b, len(fake_batch)))
-            return logits[:b], logits
-
-        def judge_patches(p):
-            logits = self.patch_discriminator(torch.cat([p, fake_patches], 1), reference)
-            return logits[:, :k], logits
-
-        logits, r1 = L.logits_and_r1_penalty(judge, real, grad_scale)
-        patch_logits, patch_r1 = L.logits_and_r1_penalty(judge_patches, real_patches, grad_scale)
-        return logits, patch_logits, r1, patch_r1
 
     def _generator_step(self, x, partner, fakes, do_cc: bool) -> Dict[str, torch.Tensor]:
         acc, cfg = self.accelerator, self.config
