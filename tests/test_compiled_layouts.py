@@ -3,8 +3,9 @@
 Where a compiled backward graph gives ``convolution_backward`` a gradient or input in another layout,
 cuDNN converts it first: a full read and write of an activation per convolution (on an H200, 37
 such copies were 8.1 ms of a 136 ms iteration, from autograd's backward of the blur's slices, which
-writes into a zero-filled NCHW tensor; after the fix 1.2 ms of copies and fills were left). The layouts are those of the backward graph's tensor metadata,
-which is what Inductor follows; read here from AOTAutograd's graph, without generating code.
+writes into a zero-filled NCHW tensor; after the fix 1.2 ms of copies and fills were left). The
+layouts are those of the backward graph's tensor metadata, which is what Inductor follows; read here
+from AOTAutograd's graph, without generating code.
 """
 
 import pytest

@@ -28,7 +28,7 @@ def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.
     R1's double backward too (tested).
     """
     if torch.compiler.is_compiling():
-        return _padded_blur_slices(x, taps, pad)
+        return _blur_crops(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
     if x.is_cuda:
         return _SliceBlur.apply(x, tuple(taps), tuple(pad))
     return _blur_depthwise(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
@@ -36,16 +36,19 @@ def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.
 
 def _blur_slices(x: torch.Tensor, taps: Sequence[float]) -> torch.Tensor:
     n = len(taps)
-    if torch.compiler.is_compiling():
-        # Crops as negative padding: their gradient is the gradient padded, in its own memory layout.
-        # Slicing's gradient is written into a zero-filled tensor of the default (NCHW) layout, and in
-        # channels-last training each convolution's backward converted it back (37 copies, 8.1 ms of a
-        # 136 ms iteration on an H200).
-        x = sum(t * F.pad(x, (0, 0, -i, i + 1 - n)) for i, t in enumerate(taps))
-        return sum(t * F.pad(x, (-i, i + 1 - n)) for i, t in enumerate(taps))
     h, w = x.shape[-2] - n + 1, x.shape[-1] - n + 1
     x = sum(t * x[..., i:i + h, :] for i, t in enumerate(taps))
     return sum(t * x[..., :, i:i + w] for i, t in enumerate(taps))
+
+
+def _blur_crops(x: torch.Tensor, taps: Sequence[float]) -> torch.Tensor:
+    """`_blur_slices` with the shifts written as crops (negative padding), for compiled graphs: a crop's
+    gradient is the gradient padded, in its own memory layout. Slicing's gradient is written into a
+    zero-filled tensor of the default (NCHW) layout, and in channels-last training each convolution's
+    backward converted it back (37 copies, 8.1 ms of a 136 ms iteration on an H200)."""
+    n = len(taps)
+    x = sum(t * F.pad(x, (0, 0, -i, i + 1 - n)) for i, t in enumerate(taps))
+    return sum(t * F.pad(x, (-i, i + 1 - n)) for i, t in enumerate(taps))
 
 
 def _padded_blur_slices(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.Tensor:
