@@ -8,6 +8,9 @@
 #       with the ops that launched the costliest eager kernels and copies
 #   bash benchmarks/gpu_throughput.sh modes           # instead of start: compiled swae and tcp, default mode vs
 #       CUDA graphs (--compile_mode reduce-overhead)
+#   bash benchmarks/gpu_throughput.sh host            # instead of start: where the host (CPU) time goes: profiles
+#       of compiled swae and tcp (host vs device ms per phase, top CPU ops), tcp with masks drawn in the training
+#       process (--mask_workers 0), swae with CUDA graphs and with Inductor's C++ wrapper
 #   bash benchmarks/gpu_throughput.sh fp32            # instead of start: compiled fp32 swae and tcp, and the
 #       kernel profile of compiled bf16 swae
 #   (profile, modes, fp32: all their compilations run at once first, then each run is timed alone; warm_then_time)
@@ -67,6 +70,13 @@ modes)
 $c --ablation swae --compile_mode reduce-overhead
 $c --ablation tcp --compile_mode default
 $c --ablation tcp --compile_mode reduce-overhead" ;;
+host)
+  c="--precision bf16 --channels_last --compile"
+  warm_then_time "$c --ablation swae --profile
+$c --ablation tcp --profile
+$c --ablation tcp --mask_workers 0
+$c --ablation swae --compile_mode reduce-overhead
+$c --ablation swae --cpp_wrapper" ;;
 fp32)  # fp32 compiled (swae, tcp; TF32 convolutions) and the kernel profile of compiled bf16 swae
   c="--channels_last --compile"
   warm_then_time "$c --precision bf16 --ablation swae --profile
@@ -84,5 +94,5 @@ poll)
     [ -f "$f" ] && { echo "== $f"; head -n 1 "$f"; tail -n 3 "$f"; }
   done
   if [ -n "${OUT:-}" ]; then cp /tmp/throughput*.log "$OUT"/; fi ;;  # whole logs back (device tool)
-*) echo "usage: $0 start | profile | modes | fp32 | calibrate | warm | poll MINUTES" >&2; exit 2 ;;
+*) echo "usage: $0 start | profile | modes | host | fp32 | calibrate | warm | poll MINUTES" >&2; exit 2 ;;
 esac

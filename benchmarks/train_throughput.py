@@ -40,11 +40,14 @@ PHASES = ("generate", "d_step", "r1", "g_step", "tcp_forward")
 
 
 class PhaseTimer:
-    """Sums the time spent in named phases: CUDA events on a GPU, wall clock on a CPU."""
+    """Sums the time spent in named phases: on a GPU the device's time (CUDA events) and the host's
+    (how long the CPU took to issue the phase's work; a phase whose host time is above its device time
+    keeps the GPU waiting), on a CPU the wall clock."""
 
     def __init__(self, device: torch.device):
         self.cuda = device.type == "cuda"
         self.events = defaultdict(list)
+        self.host = defaultdict(float)
         self.enabled = False
 
     @contextlib.contextmanager
@@ -52,6 +55,7 @@ class PhaseTimer:
         if not self.enabled:
             yield
             return
+        t0 = time.perf_counter()
         if self.cuda:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
@@ -59,9 +63,9 @@ class PhaseTimer:
             end.record()
             self.events[name].append((start, end))
         else:
-            t0 = time.perf_counter()
             yield
             self.events[name].append(time.perf_counter() - t0)
+        self.host[name] += 1000 * (time.perf_counter() - t0)
 
     def totals_ms(self) -> dict:
         if self.cuda:
@@ -141,6 +145,11 @@ def profile_steps(trainer, images, device, steps: int) -> None:
     costliest = sorted(by_name.items(), key=lambda kv: -kv[1][0])
     for name, (us, calls) in costliest[:15]:
         print(f"| {name[:90]} | {us / 1000 / steps:.2f} | {calls / steps:.0f} |")
+    # The host's side: which ops take the CPU's time (launching kernels, autograd, Python wrappers)
+    print("| CPU op (top 15 by self CPU time) | self CPU ms per iteration | calls per iteration |\n|---|---|---|")
+    cpu_ops = sorted(prof.key_averages(), key=lambda a: -a.self_cpu_time_total)
+    for a in cpu_ops[:15]:
+        print(f"| {a.key[:90]} | {a.self_cpu_time_total / 1000 / steps:.2f} | {a.count / steps:.0f} |")
     # Where the costliest eager kernels and copies come from: a second, shorter profile with input shapes
     # (recording them costs CPU time, so the figures above come from the profile without them).
     unexplained = [name for name, _ in costliest if kernel_kind(name) in UNEXPLAINED_KINDS][:4]
@@ -161,7 +170,7 @@ def measure(args, precision: str, ablation: str) -> dict:
     torch.manual_seed(0)
     checks = {} if args.nan_check_steps is None else {"nan_check_steps": args.nan_check_steps}
     config = TrainerConfig(ablation=ablation, channels_last=args.channels_last, compile=args.compile,
-                           compile_mode=args.compile_mode, **checks)
+                           compile_mode=args.compile_mode, mask_workers=args.mask_workers, **checks)
     trainer = TCPTrainer(*build_models(args.preset, args.resolution), config, accelerator)
     timer = PhaseTimer(device)
     trainer.profiler = timer
@@ -177,13 +186,16 @@ def measure(args, precision: str, ablation: str) -> dict:
         torch.cuda.reset_peak_memory_stats()
     warmup_s = time.perf_counter() - warmup_start
     timer.enabled = args.phases
+    masks_before = trainer.masks.from_worker, trainer.masks.drawn_here
     start = time.perf_counter()
     for _ in range(args.steps):
         trainer.run_step(images)
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
+    masks = (trainer.masks.from_worker - masks_before[0], trainer.masks.drawn_here - masks_before[1])
     phases = timer.totals_ms()
+    host = {p: ms / args.steps for p, ms in timer.host.items()}
     timer.enabled = False
     if args.profile:
         profile_steps(trainer, images, device, steps=4)
@@ -193,6 +205,8 @@ def measure(args, precision: str, ablation: str) -> dict:
         "warmup_s": warmup_s, "images_per_s": args.steps * args.batch_size / seconds, "it_per_s": args.steps / seconds,
         "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan"),
         "shares": {p: phases.get(p, 0.0) / total_ms for p in PHASES},
+        "device_ms": {p: ms / args.steps for p, ms in phases.items()}, "host_ms": host,
+        "iteration_ms": total_ms / args.steps, "masks": masks,
     }
 
 
@@ -216,26 +230,45 @@ def main(argv=None):
                    help="time phases with CUDA events (no GPU syncs inside the loop)")
     p.add_argument("--nan_check_steps", type=int, default=None,
                    help="read the loss terms back every N steps (a GPU sync); default: as in training (16)")
+    p.add_argument("--mask_workers", type=int, default=-1,
+                   help="TrainerConfig.mask_workers: processes drawing TCP's masks one step ahead (-1: 1 on CUDA)")
+    p.add_argument("--cpp_wrapper", action="store_true",
+                   help="Inductor's C++ wrapper (torch._inductor.config.cpp_wrapper): compiled graphs launch their "
+                        "kernels from C++ instead of Python")
     p.add_argument("--profile", action="store_true", help="after each row, profile 4 iterations: GPU busy share, time by kernel kind, top kernels")
     args = p.parse_args(argv)
+    if args.cpp_wrapper:
+        from torch._inductor import config as inductor_config
+
+        inductor_config.cpp_wrapper = True
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
 
     name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
     print(f"{name}: preset {args.preset}, {args.resolution} px, batch {args.batch_size}, {args.steps} steps, "
-          f"compile={args.compile} ({args.compile_mode}), channels_last={args.channels_last}, "
+          f"compile={args.compile} ({args.compile_mode}{', C++ wrapper' if args.cpp_wrapper else ''}), "
+          f"channels_last={args.channels_last}, mask workers {args.mask_workers}, "
           f"torch {torch.__version__}")
     header = ("| precision | ablation | images/s | it/s | peak GiB | generate | D step | R1 | G step | TCP fwd "
               "| warm-up s |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
+    notes = []
     for precision in args.precision:
         for ablation in args.ablation:
             r = measure(args, precision, ablation)
             shares = " | ".join(f"{100 * r['shares'][ph]:.0f}%" for ph in PHASES)
             print(f"| {precision} | {ablation} | {r['images_per_s']:.1f} | {r['it_per_s']:.2f} | "
                   f"{r['peak_gib']:.1f} | {shares} | {r['warmup_s']:.0f} |", flush=True)
+            if args.phases and args.device == "cuda":
+                times = ", ".join(f"{ph} {r['host_ms'].get(ph, 0):.1f} / {r['device_ms'].get(ph, 0):.1f}"
+                                  for ph in PHASES)
+                notes.append(f"{precision} {ablation}: ms per iteration, host (CPU issuing the work) / device: "
+                             f"{times}; whole iteration {r['iteration_ms']:.1f}; mask batches from the worker / "
+                             f"drawn in the training process: {r['masks'][0]} / {r['masks'][1]}")
+    for note in notes:
+        print(note)
 
 
 if __name__ == "__main__":

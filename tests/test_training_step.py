@@ -9,6 +9,7 @@ from accelerate.state import AcceleratorState
 
 from tcp_hub import build_models, losses
 from tcp_hub.data import SyntheticScenes
+from tcp_hub.errors import InputError
 from tcp_hub.training import NonFiniteLossError, TCPTrainer, TrainerConfig
 from tcp_hub.training.step import _NOISE
 
@@ -106,6 +107,25 @@ def test_same_seed_same_losses_and_seed_changes_the_draws(scenes):
     c = make_trainer(seed=2).step(scenes[:4])
     assert a == b
     assert a["content_alignment"] != c["content_alignment"]
+
+
+def test_masks_drawn_ahead_by_a_worker_process_train_exactly_like_masks_drawn_in_place(scenes):
+    in_place, ahead = make_trainer(mask_workers=0), make_trainer(mask_workers=1)
+    try:
+        for batch in (scenes[:4], scenes[4:8], scenes[8:12]):
+            ahead.masks.wait(timeout=60)
+            assert in_place.step(batch) == ahead.step(batch)
+        assert in_place.masks.drawn_here == 3
+        assert ahead.masks.drawn_here == 1  # steps 2 and 3 used the worker's masks
+    finally:
+        ahead.masks.close()
+
+
+def test_mask_workers_default_to_none_on_the_cpu_and_for_the_swae_ablation():
+    assert make_trainer().masks.workers == 0
+    assert make_trainer(ablation="swae", mask_workers=2).masks.workers == 0
+    with pytest.raises(InputError, match="mask_workers must be -1"):
+        TrainerConfig(mask_workers=-2)
 
 
 def test_gradient_accumulation_steps_both_optimisers_once_per_accumulated_batch(scenes):

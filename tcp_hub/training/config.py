@@ -68,6 +68,9 @@ class TrainerConfig:
                                     "nothing, and the loss terms are read back every N steps (one GPU sync), "
                                     "stopping the run at the first NaN/inf; without (CPU) the terms are checked "
                                     "before every update and N is not used")
+    mask_workers: int = _opt(-1, "processes that draw TCP's random training masks one step ahead (0: drawn in "
+                                 "the training process, which then launches no GPU work meanwhile); -1: one on "
+                                 "CUDA, none elsewhere. The masks are the same either way")
 
     def __post_init__(self):
         if self.ablation not in ("tcp", "swae"):
@@ -75,6 +78,8 @@ class TrainerConfig:
         for name in ("code_consistency_interval", "r1_interval", "num_crops", "nan_check_steps"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.mask_workers < -1:
+            raise InputError(f"mask_workers must be -1 (automatic), 0 or more, got {self.mask_workers}")
         if self.compile_mode not in COMPILE_MODES:
             raise InputError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}; got {self.compile_mode!r}")
         if not 0 < self.crop_size_min <= self.crop_size_max <= 1:

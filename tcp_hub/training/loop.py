@@ -239,6 +239,7 @@ def _train(args, acc: Accelerator) -> Path:
             if step >= args.max_train_steps or out_of_time:
                 break
     progress.close()
+    trainer.masks.close()
 
     with _stop_on_non_finite(trainer, out, args, acc):
         trainer.check_finite()  # the steps since the last read-back

@@ -39,9 +39,9 @@ from torch import nn
 
 from .. import losses as L
 from ..errors import InputError
-from ..random_masks import random_masks
 from .config import TrainerConfig
 from .ema import ModelEMA
+from .mask_prefetch import MaskSource
 
 # Independent random streams of one step.
 _NOISE, _MASKS, _D_REAL_CROPS, _D_FAKE_CROPS, _G_FAKE_CROPS, _REFERENCE_CROPS = range(6)
@@ -137,7 +137,8 @@ class TCPTrainer:
         self.patch_size = self.unwrapped("patch_discriminator").config.patch_size
         self.profiler = _NoProfiler()
         self._device_rng = torch.Generator(device=device)
-        self._cpu_rng = torch.Generator()
+        workers = config.mask_workers if config.mask_workers >= 0 else int(device.type == "cuda")
+        self.masks = MaskSource(workers if config.ablation == "tcp" else 0)
 
     # ---- helpers ---------------------------------------------------------------------------------
     def unwrapped(self, name: str) -> nn.Module:
@@ -148,13 +149,13 @@ class TCPTrainer:
         """The weights to publish for encoder/generator: the EMA copy when EMA is on."""
         return self.ema[name].model if name in self.ema else self.unwrapped(name)
 
-    def _seed(self, stream: int) -> int:
-        key = (self.config.seed, self.accelerator.process_index, self.global_step, stream)
+    def _seed(self, stream: int, step: Optional[int] = None) -> int:
+        step = self.global_step if step is None else step
+        key = (self.config.seed, self.accelerator.process_index, step, stream)
         return hash(key) & 0x7FFF_FFFF_FFFF_FFFF
 
-    def _rng(self, stream: int, cpu: bool = False) -> torch.Generator:
-        rng = self._cpu_rng if cpu else self._device_rng
-        return rng.manual_seed(self._seed(stream))
+    def _rng(self, stream: int) -> torch.Generator:
+        return self._device_rng.manual_seed(self._seed(stream))
 
     def _crops(self, images: torch.Tensor, stream: int) -> torch.Tensor:
         cfg = self.config
@@ -283,7 +284,8 @@ class TCPTrainer:
             if with_mix:
                 with self.profiler.phase("tcp_forward"):
                     b, _, h, w = x.shape
-                    mask = random_masks(b, h, w, generator=self._rng(_MASKS, cpu=True))
+                    mask = self.masks.get((self._seed(_MASKS), b, h, w),
+                                          next_request=(self._seed(_MASKS, self.global_step + 1), b, h, w))
                     mask = mask.to(x.device, x.dtype, non_blocking=True)
                     out["mask"] = mask
                     out["mix"] = G(content, torch.stack([style, style_p], 1), torch.cat([1 - mask, mask], 1),
