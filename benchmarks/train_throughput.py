@@ -163,6 +163,25 @@ def profile_steps(trainer, images, device, steps: int) -> None:
             print(f"  {ms:6.2f} ms {calls:4.0f}x  {launcher[:400]}")
 
 
+def print_step_times(trainer, images, device, steps: int) -> None:
+    """Time ``steps`` iterations one by one (a GPU sync after each): what a lazy-R1 step costs against
+    the others. Leaves the trainer at a step number that is a multiple of ``steps``."""
+    while trainer.global_step % steps:
+        trainer.run_step(images)
+    times = {}
+    for _ in range(steps):
+        r1 = trainer.schedule["r1"]
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        trainer.run_step(images)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.setdefault("R1 step" if r1 else "other steps", []).append(1000 * (time.perf_counter() - t0))
+    print("step times (synchronised), ms: " + ", ".join(
+        f"{k} median {sorted(v)[len(v) // 2]:.1f} (n={len(v)})" for k, v in times.items()))
+
+
 def measure(args, precision: str, ablation: str) -> dict:
     AcceleratorState._reset_state(reset_partial_state=True)
     accelerator = Accelerator(mixed_precision={"fp32": "no"}.get(precision, precision), cpu=args.device == "cpu")
@@ -197,8 +216,14 @@ def measure(args, precision: str, ablation: str) -> dict:
     phases = timer.totals_ms()
     host = {p: ms / args.steps for p, ms in timer.host.items()}
     timer.enabled = False
+    if args.step_times:
+        print_step_times(trainer, images, device, trainer.config.r1_interval)
     if args.profile:
-        profile_steps(trainer, images, device, steps=4)
+        if args.step_times:  # profile one R1 step (the next step is one after print_step_times)
+            print(f"profile of the R1 step {trainer.global_step}:")
+            profile_steps(trainer, images, device, steps=1)
+        else:
+            profile_steps(trainer, images, device, steps=4)
     total_ms = 1000 * seconds
     return {
         "precision": precision, "ablation": ablation,
@@ -235,6 +260,9 @@ def main(argv=None):
     p.add_argument("--cpp_wrapper", action="store_true",
                    help="Inductor's C++ wrapper (torch._inductor.config.cpp_wrapper): compiled graphs launch their "
                         "kernels from C++ instead of Python")
+    p.add_argument("--step_times", action="store_true",
+                   help="after the timed steps, time r1_interval steps one by one (R1 step vs the others); "
+                        "with --profile, profile one R1 step")
     p.add_argument("--profile", action="store_true", help="after each row, profile 4 iterations: GPU busy share, time by kernel kind, top kernels")
     args = p.parse_args(argv)
     if args.cpp_wrapper:
