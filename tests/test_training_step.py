@@ -89,6 +89,22 @@ def test_code_consistency_every_k_steps_and_lazy_r1_on_their_schedules(scenes):
     assert all("content_alignment" in t for t in seen)
 
 
+def test_only_the_r1_passes_use_the_double_backward_convolutions(scenes, monkeypatch):
+    from tcp_hub.models import layers
+
+    calls = []
+    original = layers.conv2d_for_double_backward
+    monkeypatch.setattr(layers, "conv2d_for_double_backward", lambda *a: calls.append(1) or original(*a))
+    trainer = make_trainer(r1_interval=2)
+    trainer.step(scenes[:4])  # step 0: R1 on D (real images) and Dpatch (real and fake patches)
+    convs = sum(isinstance(m, layers.EqualConv2d) for name in ("discriminator", "patch_discriminator")
+                for m in trainer.unwrapped(name).modules())
+    assert len(calls) >= convs > 0  # every conv of both discriminators, at least once
+    calls.clear()
+    trainer.step(scenes[4:8])  # step 1: no R1
+    assert calls == []
+
+
 def test_discriminator_optimiser_is_scaled_for_lazy_r1():
     trainer = make_trainer(learning_rate=0.002, r1_interval=16)
     g, d = trainer.opt_g.param_groups[0], trainer.opt_d.param_groups[0]

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .double_backward_conv import conv2d_for_double_backward, double_backward_enabled
+
 LEAKY_SLOPE = 0.2
 LEAKY_GAIN = math.sqrt(2.0)
 
@@ -144,7 +146,12 @@ class EqualConv2d(nn.Module):
 
     def forward(self, x):
         bias = None if self.bias is None else self.bias.to(x.dtype)
-        return F.conv2d(x, (self.weight * self.scale).to(x.dtype), bias, self.stride, self.padding)
+        weight = (self.weight * self.scale).to(x.dtype)
+        # R1 passes (eager); is_compiling first: Dynamo would break the graph at the context variable
+        if not torch.compiler.is_compiling() and double_backward_enabled():
+            y = conv2d_for_double_backward(x, weight, self.stride, self.padding)
+            return y if bias is None else y + bias.view(1, -1, 1, 1)
+        return F.conv2d(x, weight, bias, self.stride, self.padding)
 
 
 class EqualLinear(nn.Module):

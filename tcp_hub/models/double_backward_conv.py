@@ -1,0 +1,125 @@
+"""A 2-D convolution whose derivatives, at every order, are the three convolutions cuDNN is tuned for.
+
+R1 differentiates the discriminators' input gradients once more (a double backward). PyTorch's
+double backward of a convolution computes the weight's gradient as a convolution of the input
+gradient's gradient with the output gradient, batch and channels swapped, whose "kernel" is as large
+as the feature map, a shape cuDNN has no fast kernel for. On an H200 an R1 step took 571 ms against
+118 ms for the other steps, 160 ms of it in 6 calls of cuDNN's generic `implicit_convolve_sgemm`,
+about 25 ms each: the time a 3x3, 128-channel weight gradient at 256 px takes at about 12 TFLOP/s,
+which is why we think they are these products (benchmarks/RESULTS.md, session 8). Here every
+derivative is a forward convolution (fprop), an input gradient (dgrad) or a weight gradient (wgrad) at
+the layer's own shapes:
+
+    y = conv(x, w)        dx = dgrad(dy, w)        dw = wgrad(x, dy)
+
+and as dgrad and wgrad are linear in each argument, their derivatives are these three again:
+
+    dgrad(g, w):  g <- conv(gg, w),   w <- wgrad(gg, g)
+    wgrad(x, g):  x <- dgrad(g, gw),  g <- conv(x, gw)
+
+`EqualConv2d` uses it inside `convolutions_for_double_backward()`, the context in which the trainer
+runs the discriminators' R1 passes; elsewhere convolutions are plain ``F.conv2d``.
+"""
+
+import contextlib
+import contextvars
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+
+_ENABLED = contextvars.ContextVar("convolutions_for_double_backward", default=False)
+
+
+@contextlib.contextmanager
+def convolutions_for_double_backward():
+    """Within it, `EqualConv2d` layers record `conv2d_for_double_backward` (their backward, run
+    later, is what it changes)."""
+    token = _ENABLED.set(True)
+    try:
+        yield
+    finally:
+        _ENABLED.reset(token)
+
+
+def double_backward_enabled() -> bool:
+    return _ENABLED.get()
+
+
+def conv2d_for_double_backward(x: torch.Tensor, weight: torch.Tensor, stride: int = 1,
+                               padding: int = 0) -> torch.Tensor:
+    """``F.conv2d(x, weight, None, stride, padding)`` (no bias, no groups, no dilation), differentiable
+    any number of times through fprop / dgrad / wgrad convolutions only."""
+    return _Conv.apply(x, weight, _pair(stride), _pair(padding))
+
+
+def _pair(v) -> Tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _like(weight: torch.Tensor, activation: torch.Tensor) -> torch.Tensor:
+    """``weight`` in ``activation``'s dtype and memory layout (cuDNN picks its layout from both)."""
+    channels_last = not activation.is_contiguous() and activation.is_contiguous(memory_format=torch.channels_last)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    return weight.to(activation.dtype).contiguous(memory_format=layout)
+
+
+def _dgrad(grad_out, weight, input_shape, stride, padding):
+    shape_only = grad_out.new_empty(1).expand(input_shape)  # convolution_backward reads only its shape
+    return torch.ops.aten.convolution_backward(grad_out, shape_only, _like(weight, grad_out), None, stride,
+                                               padding, (1, 1), False, (0, 0), 1, (True, False, False))[0]
+
+
+def _wgrad(x, grad_out, weight_shape, stride, padding):
+    shape_only = x.new_empty(1).expand(weight_shape)
+    return torch.ops.aten.convolution_backward(grad_out.to(x.dtype), x, shape_only, None, stride, padding,
+                                               (1, 1), False, (0, 0), 1, (False, True, False))[1]
+
+
+class _Conv(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, stride, padding):
+        ctx.save_for_backward(x, weight)
+        ctx.conv = stride, padding
+        return F.conv2d(x, _like(weight, x), None, stride, padding)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        gx = _InputGrad.apply(grad_out, weight, x.shape, *ctx.conv) if ctx.needs_input_grad[0] else None
+        gw = _WeightGrad.apply(x, grad_out, weight.shape, *ctx.conv) if ctx.needs_input_grad[1] else None
+        return gx, gw, None, None
+
+
+class _InputGrad(torch.autograd.Function):
+    """dgrad(grad_out, weight): the gradient of ``conv(x, weight)`` with respect to x (of ``input_shape``)."""
+
+    @staticmethod
+    def forward(ctx, grad_out, weight, input_shape, stride, padding):
+        ctx.save_for_backward(grad_out, weight)
+        ctx.conv = stride, padding
+        return _dgrad(grad_out, weight, input_shape, stride, padding)
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad_out, weight = ctx.saved_tensors
+        d_grad_out = _Conv.apply(gg, weight, *ctx.conv) if ctx.needs_input_grad[0] else None
+        d_weight = _WeightGrad.apply(gg, grad_out, weight.shape, *ctx.conv) if ctx.needs_input_grad[1] else None
+        return d_grad_out, d_weight, None, None, None
+
+
+class _WeightGrad(torch.autograd.Function):
+    """wgrad(x, grad_out): the gradient of ``conv(x, w)`` with respect to w (of ``weight_shape``)."""
+
+    @staticmethod
+    def forward(ctx, x, grad_out, weight_shape, stride, padding):
+        ctx.save_for_backward(x, grad_out)
+        ctx.conv = stride, padding
+        return _wgrad(x, grad_out, weight_shape, stride, padding)
+
+    @staticmethod
+    def backward(ctx, gw):
+        x, grad_out = ctx.saved_tensors
+        d_x = _InputGrad.apply(grad_out, gw, x.shape, *ctx.conv) if ctx.needs_input_grad[0] else None
+        d_grad_out = _Conv.apply(x, gw, *ctx.conv) if ctx.needs_input_grad[1] else None
+        return d_x, d_grad_out, None, None, None
