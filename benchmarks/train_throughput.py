@@ -19,8 +19,10 @@ full model that is over 5 minutes on the lent H100 machine: run it in the backgr
 (benchmarks/gpu_throughput.sh).
 
 Measured (benchmarks/RESULTS.md; torch 2.11, bf16, channels-last, full model, 256 px, batch 16): on an
-H200, compiled, swae 6.36 it/s (102 images/s, 20 GiB; 6.52 with --compile_mode reduce-overhead), tcp 4.10;
---profile: GPU kernels 122 ms of the 136 ms an iteration without R1 takes. Eager, on an H100: swae 1.83.
+H200, compiled, swae 6.86-6.90 it/s (110 images/s, 20 GiB; 7.06 with --compile_mode reduce-overhead), tcp
+5.17 (masks from the worker process; 4.47 drawn in the training process); --profile: GPU kernels 109 ms of
+the 119 ms an iteration without R1 takes; --step_times: an R1 step 571 ms, the others 118 ms. Eager, on an
+H100: swae 1.83.
 """
 
 import argparse
