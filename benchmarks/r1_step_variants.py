@@ -17,17 +17,20 @@ from tcp_hub import losses as L
 from tcp_hub.models import build_models, layers
 from tcp_hub.models.double_backward_conv import convolutions_for_double_backward
 
-BLURS = {
-    "slice blur (eager default on CUDA)": lambda x, taps, pad: layers._SliceBlur.apply(x, tuple(taps), tuple(pad)),
-    "crop blur (negative pads)": lambda x, taps, pad: layers._blur_crops(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps),
-    "depthwise-convolution blur": lambda x, taps, pad: layers._blur_depthwise(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps),
-}
-SLICES = BLURS["slice blur (eager default on CUDA)"]
+
+def _padded(blur_fn):
+    return lambda x, taps, pad: blur_fn(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
+
+
+def SLICES(x, taps, pad):  # the eager blur on CUDA
+    return layers._SliceBlur.apply(x, tuple(taps), tuple(pad))
+
+
 RUNS = [  # (name, blur, convolution context); the depthwise blur last: seconds per pass
     ("slice blur, plain F.conv2d", SLICES, contextlib.nullcontext),
     ("slice blur, convolutions_for_double_backward (the trainer's R1 passes)", SLICES, convolutions_for_double_backward),
-    ("crop blur, plain F.conv2d", BLURS["crop blur (negative pads)"], contextlib.nullcontext),
-    ("depthwise-convolution blur, plain F.conv2d", BLURS["depthwise-convolution blur"], contextlib.nullcontext),
+    ("crop blur (negative pads), plain F.conv2d", _padded(layers._blur_crops), contextlib.nullcontext),
+    ("depthwise-convolution blur, plain F.conv2d", _padded(layers._blur_depthwise), contextlib.nullcontext),
 ]
 
 

@@ -208,38 +208,40 @@ def _train(args, acc: Accelerator) -> Path:
     last_log = (time.perf_counter(), trainer.global_step)
     deadline = time.perf_counter() + 60 * args.max_train_minutes if args.max_train_minutes else None
     out_of_time = False
-    for epoch in range(first_epoch, math.ceil(args.max_train_steps / steps_per_epoch) + 1):
-        if trainer.global_step >= args.max_train_steps or out_of_time:
-            break
-        loader.set_epoch(epoch)
-        batches = acc.skip_first_batches(loader, skip) if epoch == first_epoch and skip else loader
-        for images in batches:
-            with _stop_on_non_finite(trainer, out, args, acc):
-                terms = trainer.run_step(images)
-            if not acc.sync_gradients:
-                continue
-            step = trainer.global_step
-            progress.update(1)
-            if step % args.logging_steps == 0 or step == args.max_train_steps:
-                values = dict(zip(terms, torch.stack([v.float() for v in terms.values()]).tolist()))
-                now = time.perf_counter()
-                values["images_per_second"] = (step - last_log[1]) * images_per_step / max(now - last_log[0], 1e-9)
-                values["lr"] = trainer.opt_g.param_groups[0]["lr"]
-                last_log = (now, step)
-                acc.log(values, step=step)
-                progress.set_postfix(rec=f"{values['reconstruction']:.3f}", d=f"{values['d_total']:.3f}",
-                                     g=f"{values['g_total']:.3f}")
-            if step % args.checkpointing_steps == 0 and step < args.max_train_steps:
-                save_checkpoint(trainer, out, args.checkpoints_total_limit)
-            if args.sample_steps and step % args.sample_steps == 0 and acc.is_main_process:
-                _write_samples(trainer, samples, step, out, acc, args.report_to)
-            if deadline is not None and step % args.logging_steps == 0 and _all_past(acc, deadline):
-                acc.print(f"--max_train_minutes {args.max_train_minutes:g} reached at step {step}; finishing")
-                out_of_time = True
-            if step >= args.max_train_steps or out_of_time:
+    try:  # a run stopped by an error still closes its progress bar and mask worker
+        for epoch in range(first_epoch, math.ceil(args.max_train_steps / steps_per_epoch) + 1):
+            if trainer.global_step >= args.max_train_steps or out_of_time:
                 break
-    progress.close()
-    trainer.masks.close()
+            loader.set_epoch(epoch)
+            batches = acc.skip_first_batches(loader, skip) if epoch == first_epoch and skip else loader
+            for images in batches:
+                with _stop_on_non_finite(trainer, out, args, acc):
+                    terms = trainer.run_step(images)
+                if not acc.sync_gradients:
+                    continue
+                step = trainer.global_step
+                progress.update(1)
+                if step % args.logging_steps == 0 or step == args.max_train_steps:
+                    values = dict(zip(terms, torch.stack([v.float() for v in terms.values()]).tolist()))
+                    now = time.perf_counter()
+                    values["images_per_second"] = (step - last_log[1]) * images_per_step / max(now - last_log[0], 1e-9)
+                    values["lr"] = trainer.opt_g.param_groups[0]["lr"]
+                    last_log = (now, step)
+                    acc.log(values, step=step)
+                    progress.set_postfix(rec=f"{values['reconstruction']:.3f}", d=f"{values['d_total']:.3f}",
+                                         g=f"{values['g_total']:.3f}")
+                if step % args.checkpointing_steps == 0 and step < args.max_train_steps:
+                    save_checkpoint(trainer, out, args.checkpoints_total_limit)
+                if args.sample_steps and step % args.sample_steps == 0 and acc.is_main_process:
+                    _write_samples(trainer, samples, step, out, acc, args.report_to)
+                if deadline is not None and step % args.logging_steps == 0 and _all_past(acc, deadline):
+                    acc.print(f"--max_train_minutes {args.max_train_minutes:g} reached at step {step}; finishing")
+                    out_of_time = True
+                if step >= args.max_train_steps or out_of_time:
+                    break
+    finally:
+        progress.close()
+        trainer.masks.close()
 
     with _stop_on_non_finite(trainer, out, args, acc):
         trainer.check_finite()  # the steps since the last read-back

@@ -59,12 +59,17 @@ class MaskSource:
             masks = self._last[1]
         else:
             future = self._ahead.pop(request, None)
-            masks = self._result(future) if future is not None and future.done() else None
+            masks = None
+            if future is not None and future.done():
+                masks = self._result(future)
+            elif future is not None:
+                future.cancel()  # not started yet (else it finishes unused)
             if masks is None:
                 self.drawn_here += 1
                 masks = torch.from_numpy(draw_masks(*request))
             self._last = (request, masks)
-        self._ahead = {r: f for r, f in self._ahead.items() if r == next_request}  # stale ones are dropped
+        for stale in [r for r in self._ahead if r != next_request]:
+            self._ahead.pop(stale).cancel()  # a no-op once the worker has started it
         if self.workers and next_request is not None and next_request not in self._ahead:
             self._submit(next_request)
         return masks

@@ -22,7 +22,9 @@ finite terms are not checked there). In multi-process runs all processes stop at
 
 With ``config.compile`` the step calls compiled wrappers of the four networks (they share the
 models' parameters; the models stay what is saved, unwrapped and averaged). Compiled graphs have
-no double backward, so on R1 steps the discriminators' calls on real images run eagerly. With
+no double backward, so on R1 steps the discriminators' calls on real images run eagerly, with
+convolutions whose double backward avoids PyTorch's slow weight-gradient formula
+(`tcp_hub.models.double_backward_conv`). With
 ``compile_mode="reduce-overhead"`` the graphs are replayed as CUDA graphs, each iteration marked as
 a new step for them.
 """
@@ -316,7 +318,7 @@ class TCPTrainer:
         with acc.autocast():
             real = x.detach().requires_grad_(do_r1)
             if do_r1:
-                with r1_convolutions():
+                with convolutions_for_double_backward():
                     real_logits = self.discriminator(real)
                 names, fake_batch = self._discriminator_batch(fakes, detach=True)
                 fake_logits = D(fake_batch).split(b)
