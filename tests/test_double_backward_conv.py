@@ -85,3 +85,30 @@ def test_the_context_switches_the_convolutions_on_only_within_it():
     with convolutions_for_double_backward():
         assert double_backward_enabled()
     assert not double_backward_enabled()
+
+
+def test_an_input_gradient_alone_computes_no_weight_gradient(monkeypatch):
+    from tcp_hub.models import double_backward_conv as dbc
+
+    calls = []
+    wgrad = dbc._wgrad
+    monkeypatch.setattr(dbc, "_wgrad", lambda *a: calls.append(1) or wgrad(*a))
+    weight = torch.randn(4, 3, 3, 3, requires_grad=True)
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    y = conv2d_for_double_backward(x, weight * 0.5, 2, 1)  # a scaled weight, as EqualConv2d's
+    (gx,) = torch.autograd.grad(y.square().sum(), x, create_graph=True)  # what R1 asks for
+    assert calls == []
+    gx.square().sum().backward()  # the penalty's backward reaches the weight
+    # two weight gradients: gx = dgrad(2y, w) depends on w directly and through y = conv(x, w)
+    assert len(calls) == 2 and weight.grad is not None
+
+
+def test_under_autocast_the_saved_input_and_the_backward_are_in_the_autocast_dtype():
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    weight = torch.randn(4, 3, 3, 3, requires_grad=True)
+    with torch.autocast("cpu", torch.bfloat16):
+        y = conv2d_for_double_backward(x, weight, 1, 1)
+    assert y.dtype == torch.bfloat16
+    assert {t.dtype for t in y.grad_fn.saved_tensors} == {torch.bfloat16}
+    gx, gw = torch.autograd.grad(y.float().sum(), (x, weight))
+    assert gx.dtype == gw.dtype == torch.float32  # cast back to the inputs' dtypes

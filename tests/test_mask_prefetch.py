@@ -66,8 +66,9 @@ def test_a_dead_worker_warns_once_and_drawing_goes_on_in_place(source):
 
 
 def test_a_batch_the_worker_has_not_finished_is_drawn_here_instead_of_waited_for(source):
-    source.get(REQUESTS[0], next_request=REQUESTS[1])  # the worker process is still starting
-    assert torch.equal(source.get(REQUESTS[1]), torch.from_numpy(draw_masks(*REQUESTS[1])))
+    big = (21, 64, 256, 256)  # about a second of drawing: not finished right after it is handed over
+    source.get(REQUESTS[0], next_request=big)
+    assert torch.equal(source.get(big), torch.from_numpy(draw_masks(*big)))
     assert (source.drawn_here, source.from_worker) == (2, 0)
 
 

@@ -13,6 +13,7 @@ in the training process; if the worker dies, drawing goes on there with one warn
 """
 
 import multiprocessing
+import sys
 import warnings
 import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,6 +25,13 @@ import torch
 from ..random_masks import random_masks
 
 Request = Tuple[int, int, int, int]  # (seed, batch, height, width)
+
+# Linux: fork, as PyTorch's DataLoader workers do (and with one torch thread, as they do): the worker
+# starts at once and never touches CUDA (PyTorch makes CUDA unusable in a forked child). "spawn" would
+# re-run a training script that has no ``if __name__ == "__main__":`` guard inside the worker, that is,
+# a second training run. Elsewhere (macOS, Windows: no CUDA training; fork unsafe or absent) spawn,
+# which needs that guard.
+_START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 def draw_masks(seed: int, batch: int, height: int, width: int) -> np.ndarray:
@@ -40,8 +48,8 @@ class MaskSource:
     ``get(request, next_request)`` returns the masks of ``request = (seed, batch, height, width)`` and
     starts drawing ``next_request`` in the background; the last batch is kept, so asking again for the
     same request (micro-batches of one accumulated step) costs nothing. A batch the worker has not
-    finished is drawn here instead of waited for (the worker takes seconds to start, and a step
-    shorter than the drawing would otherwise wait for it every time).
+    finished is drawn here instead of waited for (a step shorter than the drawing would otherwise wait
+    for the worker every time).
     """
 
     def __init__(self, workers: int = 1):
@@ -81,8 +89,8 @@ class MaskSource:
 
     def _submit(self, request: Request) -> None:
         if self._pool is None:
-            # spawn: a forked copy of a process that uses CUDA cannot be trusted
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(_START_METHOD),
+                                             initializer=torch.set_num_threads, initargs=(1,))
             weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
         try:
             self._ahead[request] = self._pool.submit(draw_masks, *request)
