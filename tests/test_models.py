@@ -206,6 +206,30 @@ def test_gpu_and_cpu_blur_paths_compute_the_same_filter():
     torch.testing.assert_close(_blur_slices(x, taps), _blur_depthwise(x, taps), rtol=1e-5, atol=1e-6)
 
 
+def test_gpu_blur_makes_one_pass_per_tap_and_axis_and_keeps_channels_last():
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from tcp_hub.models.layers import _blur_depthwise, _blur_slices
+
+    class Passes(TorchDispatchMode):  # the ops that write a tensor (slices are views)
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func.overloadpacket not in (torch.ops.aten.slice, torch.ops.aten.alias):
+                self.ops.append(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    x = torch.randn(2, 6, 9, 11).contiguous(memory_format=torch.channels_last)
+    taps = [0.125, 0.375, 0.375, 0.125]
+    with Passes() as passes:
+        out = _blur_slices(x, taps)
+    assert sorted(passes.ops) == ["add_"] * 6 + ["mul"] * 2
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, _blur_depthwise(x, taps))
+
+
 @pytest.mark.parametrize("taps, pad", [((0.125, 0.375, 0.375, 0.125), (2, 1)), ((0.25, 0.75, 0.75, 0.25), (2, 2)),
                                        ((0.1, 0.2, 0.3, 0.4), (3, 0)), ((0.1, 0.2, 0.3, 0.4), (0, 0))])
 def test_gpu_blur_gradient_and_double_backward_match_autograd(taps, pad):

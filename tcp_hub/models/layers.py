@@ -37,10 +37,17 @@ def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.
 
 
 def _blur_slices(x: torch.Tensor, taps: Sequence[float]) -> torch.Tensor:
+    """Valid correlation with ``taps`` along both axes, as a scaled shift plus in-place scaled adds:
+    one pass over the tensor per tap and axis (``sum`` of products took two)."""
     n = len(taps)
     h, w = x.shape[-2] - n + 1, x.shape[-1] - n + 1
-    x = sum(t * x[..., i:i + h, :] for i, t in enumerate(taps))
-    return sum(t * x[..., :, i:i + w] for i, t in enumerate(taps))
+    rows = x[..., 0:h, :] * taps[0]
+    for i, t in enumerate(taps[1:], 1):
+        rows.add_(x[..., i:i + h, :], alpha=t)
+    out = rows[..., :, 0:w] * taps[0]
+    for i, t in enumerate(taps[1:], 1):
+        out.add_(rows[..., :, i:i + w], alpha=t)
+    return out
 
 
 def _blur_crops(x: torch.Tensor, taps: Sequence[float]) -> torch.Tensor:
