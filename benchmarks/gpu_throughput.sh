@@ -11,6 +11,9 @@
 #   bash benchmarks/gpu_throughput.sh host            # instead of start: where the host (CPU) time goes: profiles
 #       of compiled swae and tcp (host vs device ms per phase, top CPU ops), tcp with masks drawn in the training
 #       process (--mask_workers 0), swae with CUDA graphs and with Inductor's C++ wrapper
+#   bash benchmarks/gpu_throughput.sh r1              # instead of start: the eager R1 pass with and without the R1
+#       convolutions (benchmarks/r1_step_variants.py, while swae and tcp compile), then compiled swae and tcp with
+#       --step_times (an R1 step against the others) and swae's R1-step profile: issue 3's whole measurement
 #   bash benchmarks/gpu_throughput.sh fp32            # instead of start: compiled fp32 swae and tcp, and the
 #       kernel profile of compiled bf16 swae
 #   (profile, modes, fp32: all their compilations run at once first, then each run is timed alone; warm_then_time)
@@ -77,6 +80,16 @@ $c --ablation tcp --profile
 $c --ablation tcp --mask_workers 0
 $c --ablation swae --compile_mode reduce-overhead
 $c --ablation swae --cpp_wrapper" ;;
+r1)
+  c="--precision bf16 --channels_last --compile"
+  run_bg "$log" "python3 benchmarks/train_throughput.py $c --ablation swae --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-1.log 2>&1 &
+python3 benchmarks/train_throughput.py $c --ablation tcp --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-2.log 2>&1 &
+python3 benchmarks/r1_step_variants.py
+wait; echo WARM DONE
+python3 benchmarks/train_throughput.py $c --ablation swae --steps 32 --warmup 20 --step_times
+python3 benchmarks/train_throughput.py $c --ablation tcp --steps 32 --warmup 20 --step_times
+python3 benchmarks/train_throughput.py $c --ablation swae --steps 16 --warmup 18 --step_times --profile
+echo ALL DONE" ;;
 fp32)  # fp32 compiled (swae, tcp; TF32 convolutions) and the kernel profile of compiled bf16 swae
   c="--channels_last --compile"
   warm_then_time "$c --precision bf16 --ablation swae --profile
@@ -94,5 +107,5 @@ poll)
     [ -f "$f" ] && { echo "== $f"; head -n 1 "$f"; tail -n 3 "$f"; }
   done
   if [ -n "${OUT:-}" ]; then cp /tmp/throughput*.log "$OUT"/; fi ;;  # whole logs back (device tool)
-*) echo "usage: $0 start | profile | modes | host | fp32 | calibrate | warm | poll MINUTES" >&2; exit 2 ;;
+*) echo "usage: $0 start | profile | modes | host | r1 | fp32 | calibrate | warm | poll MINUTES" >&2; exit 2 ;;
 esac
