@@ -11,8 +11,8 @@
 #   bash benchmarks/gpu_throughput.sh host            # instead of start: where the host (CPU) time goes: profiles
 #       of compiled swae and tcp (host vs device ms per phase, top CPU ops), tcp with masks drawn in the training
 #       process (--mask_workers 0), swae with CUDA graphs and with Inductor's C++ wrapper
-#   bash benchmarks/gpu_throughput.sh r1              # instead of start: the eager R1 pass with and without the R1
-#       convolutions (benchmarks/r1_step_variants.py, while swae and tcp compile), then compiled swae and tcp with
+#   bash benchmarks/gpu_throughput.sh r1              # instead of start: after swae and tcp compile, the eager R1
+#       pass with and without the R1 convolutions (benchmarks/r1_step_variants.py), then compiled swae and tcp with
 #       --step_times (an R1 step against the others) and swae's R1-step profile: issue 3's whole measurement
 #   bash benchmarks/gpu_throughput.sh fp32            # instead of start: compiled fp32 swae and tcp, and the
 #       kernel profile of compiled bf16 swae
@@ -84,8 +84,8 @@ r1)
   c="--precision bf16 --channels_last --compile"
   run_bg "$log" "python3 benchmarks/train_throughput.py $c --ablation swae --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-1.log 2>&1 &
 python3 benchmarks/train_throughput.py $c --ablation tcp --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-2.log 2>&1 &
-python3 benchmarks/r1_step_variants.py
 wait; echo WARM DONE
+python3 benchmarks/r1_step_variants.py
 python3 benchmarks/train_throughput.py $c --ablation swae --steps 32 --warmup 20 --step_times
 python3 benchmarks/train_throughput.py $c --ablation tcp --steps 32 --warmup 20 --step_times
 python3 benchmarks/train_throughput.py $c --ablation swae --steps 16 --warmup 18 --step_times --profile
