@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from tcp_hub import losses as L
 from tcp_hub.models import build_models
 from tcp_hub.models.layers import EqualConv2d
-from tcp_hub.models.double_backward_conv import (conv2d_for_double_backward, convolutions_for_double_backward,
-                                                 double_backward_enabled)
+from tcp_hub.models.double_backward_conv import conv2d_for_double_backward
+from tcp_hub.models.r1_pass import in_r1_pass, r1_pass
 
 # (input side, kernel, stride, padding): the discriminators' kinds, odd sides for stride 2's rounding
 CASES = [(7, 3, 1, 1), (9, 3, 2, 0), (8, 3, 2, 0), (7, 1, 1, 0), (9, 1, 2, 0), (6, 4, 2, 1)]
@@ -60,7 +60,7 @@ def test_r1_parameter_gradients_of_the_discriminator_are_unchanged_inside_the_co
         return [p.grad.clone() for p in discriminator.parameters()]
 
     nodes = []
-    plain, ours = r1_gradients(contextlib.nullcontext), r1_gradients(convolutions_for_double_backward)
+    plain, ours = r1_gradients(contextlib.nullcontext), r1_gradients(r1_pass)
     # every EqualConv2d switched over (the ConvolutionBackward0 left are the CPU blur's depthwise convolutions)
     convs = sum(isinstance(m, EqualConv2d) for m in discriminator.modules())
     assert nodes[0]["_ConvBackward"] == 0 and nodes[1]["_ConvBackward"] == convs > 5
@@ -81,10 +81,10 @@ def _graph_node_names(node, seen=None) -> collections.Counter:
 
 
 def test_the_context_switches_the_convolutions_on_only_within_it():
-    assert not double_backward_enabled()
-    with convolutions_for_double_backward():
-        assert double_backward_enabled()
-    assert not double_backward_enabled()
+    assert not in_r1_pass()
+    with r1_pass():
+        assert in_r1_pass()
+    assert not in_r1_pass()
 
 
 def test_an_input_gradient_alone_computes_no_weight_gradient(monkeypatch):

@@ -17,35 +17,16 @@ and as dgrad and wgrad are linear in each argument, their derivatives are these 
     dgrad(g, w):  g <- conv(gg, w),   w <- wgrad(gg, g)
     wgrad(x, g):  x <- dgrad(g, gw),  g <- conv(x, gw)
 
-`EqualConv2d` uses it inside `convolutions_for_double_backward()`, the context in which the trainer
-runs the discriminators' R1 passes; elsewhere convolutions are plain ``F.conv2d``. Tested on the CPU
-(gradients of every order equal PyTorch's); how much faster R1 steps get on a GPU is not measured yet
-(`benchmarks/r1_step_variants.py`).
+`EqualConv2d` uses it inside `r1_pass()` (`r1_pass.py`), the context in which the trainer runs the
+discriminators' R1 passes; elsewhere convolutions are plain ``F.conv2d``. Gradients of every order
+equal PyTorch's (tested on the CPU). On an H200 the eager R1 pass of D took 75.8 ms instead of 290.5,
+and a whole R1 step 265 ms instead of 571 (`benchmarks/r1_step_variants.py`, RESULTS.md session 9).
 """
 
-import contextlib
-import contextvars
 from typing import Tuple
 
 import torch
 import torch.nn.functional as F
-
-_ENABLED = contextvars.ContextVar("convolutions_for_double_backward", default=False)
-
-
-@contextlib.contextmanager
-def convolutions_for_double_backward():
-    """Within it, `EqualConv2d` layers record `conv2d_for_double_backward` (their backward, run
-    later, is what it changes)."""
-    token = _ENABLED.set(True)
-    try:
-        yield
-    finally:
-        _ENABLED.reset(token)
-
-
-def double_backward_enabled() -> bool:
-    return _ENABLED.get()
 
 
 def conv2d_for_double_backward(x: torch.Tensor, weight: torch.Tensor, stride: int = 1,

@@ -41,7 +41,7 @@ from torch import nn
 
 from .. import losses as L
 from ..errors import InputError
-from ..models.double_backward_conv import convolutions_for_double_backward
+from ..models.r1_pass import r1_pass
 from .config import TrainerConfig
 from .ema import ModelEMA
 from .mask_prefetch import MaskSource
@@ -313,12 +313,12 @@ class TCPTrainer:
         Dp_real = self.patch_discriminator if do_r1 else Dp
         b = x.shape[0]
         terms: Dict[str, torch.Tensor] = {}
-        # R1's passes record convolutions whose double backward runs on cuDNN's usual kernels
-        r1_convolutions = convolutions_for_double_backward if do_r1 else contextlib.nullcontext
+        # R1's passes record ops made for a double backward (cuDNN's usual convolutions, a fused blur)
+        r1_ops = r1_pass if do_r1 else contextlib.nullcontext
         with acc.autocast():
             real = x.detach().requires_grad_(do_r1)
             if do_r1:
-                with convolutions_for_double_backward():
+                with r1_pass():
                     real_logits = self.discriminator(real)
                 names, fake_batch = self._discriminator_batch(fakes, detach=True)
                 fake_logits = D(fake_batch).split(b)
@@ -330,7 +330,7 @@ class TCPTrainer:
             # swap[p(i)] = G(c[p(i)], s[i]) has x[i]'s texture (p is an involution), so one call with
             # x[i]'s references judges real and fake patches and encodes the references once.
             fake_patches = self._crops(fakes["swap"].detach(), _D_FAKE_CROPS)[partner]
-            with r1_convolutions():
+            with r1_ops():
                 patch_logits = Dp_real(torch.cat([real_patches, fake_patches], 1), reference)
             real_patch_logits, fake_patch_logits = patch_logits.split(cfg.num_crops, dim=1)
         terms["d_real"] = L.discriminator_real_loss(real_logits)
