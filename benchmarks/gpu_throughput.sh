@@ -13,7 +13,8 @@
 #       process (--mask_workers 0), swae with CUDA graphs and with Inductor's C++ wrapper
 #   bash benchmarks/gpu_throughput.sh r1              # instead of start: after swae and tcp compile, the eager R1
 #       pass with and without the R1 convolutions (benchmarks/r1_step_variants.py), then compiled swae and tcp with
-#       --step_times (an R1 step against the others) and swae's R1-step profile: issue 3's whole measurement
+#       --step_times (an R1 step against the others), swae's R1-step profile, then compiled fp32 swae and tcp
+#       (TF32 convolutions): issue 3's whole measurement
 #   bash benchmarks/gpu_throughput.sh fp32            # instead of start: compiled fp32 swae and tcp, and the
 #       kernel profile of compiled bf16 swae
 #   (profile, modes, fp32: all their compilations run at once first, then each run is timed alone; warm_then_time)
@@ -81,14 +82,18 @@ $c --ablation tcp --mask_workers 0
 $c --ablation swae --compile_mode reduce-overhead
 $c --ablation swae --cpp_wrapper" ;;
 r1)
-  c="--precision bf16 --channels_last --compile"
+  c="--precision bf16 --channels_last --compile" f="--precision fp32 --channels_last --compile"
   run_bg "$log" "python3 benchmarks/train_throughput.py $c --ablation swae --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-1.log 2>&1 &
 python3 benchmarks/train_throughput.py $c --ablation tcp --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-2.log 2>&1 &
+python3 benchmarks/train_throughput.py $f --ablation swae --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-3.log 2>&1 &
+python3 benchmarks/train_throughput.py $f --ablation tcp --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-4.log 2>&1 &
 wait; echo WARM DONE
 python3 benchmarks/r1_step_variants.py
 python3 benchmarks/train_throughput.py $c --ablation swae --steps 32 --warmup 20 --step_times
 python3 benchmarks/train_throughput.py $c --ablation tcp --steps 32 --warmup 20 --step_times
 python3 benchmarks/train_throughput.py $c --ablation swae --steps 16 --warmup 18 --step_times --profile
+python3 benchmarks/train_throughput.py $f --ablation swae --steps 32 --warmup 20
+python3 benchmarks/train_throughput.py $f --ablation tcp --steps 32 --warmup 20
 echo ALL DONE" ;;
 fp32)  # fp32 compiled (swae, tcp; TF32 convolutions) and the kernel profile of compiled bf16 swae
   c="--channels_last --compile"

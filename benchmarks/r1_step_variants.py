@@ -1,7 +1,7 @@
 """What an eager R1 pass costs: the image discriminator on real images, its loss plus the R1 penalty,
 backward (a double backward through D), with each eager blur implementation, and with the
-ops the trainer's R1 passes use (`r1_pass`: convolutions made for a double backward and, on the
-slice blur, one compiled kernel per blur) against plain ``F.conv2d``. Full model, 256 px, bf16 autocast, channels-last.
+convolutions the trainer's R1 passes use (`r1_pass`: made for a double backward) against plain
+``F.conv2d``. Full model, 256 px, bf16 autocast, channels-last.
 
     python benchmarks/r1_step_variants.py [--batch 16] [--iters 5]
 """
@@ -22,14 +22,9 @@ def _padded(blur_fn):
     return lambda x, taps, pad: blur_fn(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
 
 
-def SLICES(x, taps, pad):  # the eager slice blur on CUDA, 8 passes per blur even inside r1_pass
-    return layers._SliceBlur.apply(x, tuple(taps), tuple(pad), False)
-
-
 RUNS = [  # (name, blur, context); the depthwise blur last: seconds per pass
-    ("slice blur, plain F.conv2d", SLICES, contextlib.nullcontext),
-    ("slice blur, r1_pass convolutions (session 8's R1 passes)", SLICES, r1_pass),
-    ("layers.blur, r1_pass (the trainer's R1 passes: those convolutions and the compiled blur)", layers.blur, r1_pass),
+    ("slice blur (layers.blur on CUDA), plain F.conv2d", layers.blur, contextlib.nullcontext),
+    ("slice blur, r1_pass convolutions (the trainer's R1 passes)", layers.blur, r1_pass),
     ("crop blur (negative pads), plain F.conv2d", _padded(layers._blur_crops), contextlib.nullcontext),
     ("depthwise-convolution blur, plain F.conv2d", _padded(layers._blur_depthwise), contextlib.nullcontext),
 ]

@@ -6,7 +6,6 @@ in StyleGAN2. No custom CUDA extension: each op is a handful of standard torch c
 """
 
 import math
-import warnings
 from typing import Sequence, Tuple
 
 import torch
@@ -28,16 +27,14 @@ def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.
     slicing allocates a zero-filled copy of the input per tap. On CPUs the depthwise convolution is
     faster. Under ``torch.compile`` plain shifted crops are used on every device: Inductor fuses them
     into one kernel (and differentiating a compiled autograd function twice, as R1 through
-    ``torch.func.grad`` would, gave wrong gradients). In the eager R1 passes (`r1_pass()`) on GPUs,
-    the autograd function's forward and every derivative run that crop blur compiled on its own
-    (`_fused_padded_blur`): one kernel instead of eight strided passes, which took half of an R1
-    step's GPU time on an H200. All paths compute the same thing, gradients and R1's double backward
-    too (tested).
+    ``torch.func.grad`` would, gave wrong gradients). Compiling the slice blur on its own for the
+    eager R1 passes made them slower on an H200 (75.6 -> 96.5 ms per pass, RESULTS.md session 9).
+    All paths compute the same thing, gradients and R1's double backward too (tested).
     """
     if torch.compiler.is_compiling():
-        return _padded_blur_crops(x, taps, pad)
+        return _blur_crops(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
     if x.is_cuda:
-        return _SliceBlur.apply(x, tuple(taps), tuple(pad), in_r1_pass())
+        return _SliceBlur.apply(x, tuple(taps), tuple(pad))
     return _blur_depthwise(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
 
 
@@ -69,46 +66,21 @@ def _padded_blur_slices(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, 
     return _blur_slices(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
 
 
-def _padded_blur_crops(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.Tensor:
-    return _blur_crops(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
-
-
-_compiled_blur = None  # _padded_blur_crops under torch.compile, made at first use; False once it failed
-
-
-def _fused_padded_blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.Tensor:
-    """`_padded_blur_slices` compiled by Inductor into one kernel (sizes and pads symbolic, so the
-    layers' shapes share one compilation per dtype and layout). Where compiling fails (no Triton, an
-    unsupported GPU) it warns once and the eager slices take over."""
-    global _compiled_blur
-    if _compiled_blur is None:
-        _compiled_blur = torch.compile(_padded_blur_crops, dynamic=True, fullgraph=True)
-    if _compiled_blur is not False:
-        try:
-            return _compiled_blur(x, taps, pad)
-        except Exception as error:  # a compiler failure; the eager blur computes the same thing
-            warnings.warn(f"compiling the blur for R1 passes failed, using the eager blur instead: "
-                          f"{type(error).__name__}: {error}", RuntimeWarning)
-            _compiled_blur = False
-    return _padded_blur_slices(x, taps, pad)
-
-
 class _SliceBlur(torch.autograd.Function):
     """pad + valid correlation; its gradient is the correlation of the output gradient with the
     reversed taps, padded by (n - 1 - after, n - 1 - before) (negative pads crop). The backward calls
     this function again, so it is differentiable as often as needed (R1 differentiates D's input
-    gradient). ``fused``: the forward and all derivatives run `_fused_padded_blur`."""
+    gradient)."""
 
     @staticmethod
-    def forward(ctx, x, taps, pad, fused=False):
-        ctx.taps, ctx.pad, ctx.fused = taps, pad, fused
-        return (_fused_padded_blur if fused else _padded_blur_slices)(x, taps, pad)
+    def forward(ctx, x, taps, pad):
+        ctx.taps, ctx.pad = taps, pad
+        return _padded_blur_slices(x, taps, pad)
 
     @staticmethod
     def backward(ctx, grad):
         n, (before, after) = len(ctx.taps), ctx.pad
-        grad_x = _SliceBlur.apply(grad, ctx.taps[::-1], (n - 1 - before, n - 1 - after), ctx.fused)
-        return grad_x, None, None, None
+        return _SliceBlur.apply(grad, ctx.taps[::-1], (n - 1 - before, n - 1 - after)), None, None
 
 
 def _blur_depthwise(x: torch.Tensor, taps: Sequence[float]) -> torch.Tensor:

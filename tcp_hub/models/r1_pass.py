@@ -2,16 +2,13 @@
 
 R1 differentiates a discriminator's input gradient once more (a double backward), which compiled
 graphs cannot do, so on R1 steps the discriminators' calls on real images run eagerly. Inside
-`r1_pass()` the layers record ops made for that:
-
-- `EqualConv2d`: convolutions whose derivatives at every order are cuDNN's fprop, dgrad and wgrad
-  (`double_backward_conv`); PyTorch's own double backward of a convolution runs a slow generic kernel.
-- the CUDA blur: one compiled kernel per call (and per derivative) instead of eight passes over the
-  tensor (`layers.blur`).
+`r1_pass()` `EqualConv2d` records convolutions whose derivatives at every order are cuDNN's fprop,
+dgrad and wgrad (`double_backward_conv`); PyTorch's own double backward of a convolution runs a slow
+generic kernel. (Compiling the blur on its own there was tried and made the pass slower: RESULTS.md,
+session 9.)
 
 What was recorded inside the context keeps its ops in the backward passes run after it. Outside it,
-layers use plain ``F.conv2d`` and the eager slice blur. The results are the same up to rounding
-(tested).
+layers use plain ``F.conv2d``. The results are the same up to rounding (tested).
 """
 
 import contextlib

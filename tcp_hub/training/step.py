@@ -313,7 +313,7 @@ class TCPTrainer:
         Dp_real = self.patch_discriminator if do_r1 else Dp
         b = x.shape[0]
         terms: Dict[str, torch.Tensor] = {}
-        # R1's passes record ops made for a double backward (cuDNN's usual convolutions, a fused blur)
+        # R1's passes record ops made for a double backward (convolutions whose derivatives are cuDNN's usual ones)
         r1_ops = r1_pass if do_r1 else contextlib.nullcontext
         with acc.autocast():
             real = x.detach().requires_grad_(do_r1)
