@@ -28,7 +28,7 @@ def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.
     faster. Under ``torch.compile`` plain shifted crops are used on every device: Inductor fuses them
     into one kernel (and differentiating a compiled autograd function twice, as R1 through
     ``torch.func.grad`` would, gave wrong gradients). Compiling the slice blur on its own for the
-    eager R1 passes made them slower on an H200 (75.6 -> 96.5 ms per pass, RESULTS.md session 9).
+    eager R1 passes made them slower on an H200 (75.6 -> 96.5 ms per pass, RESULTS.md session 10).
     All paths compute the same thing, gradients and R1's double backward too (tested).
     """
     if torch.compiler.is_compiling():
