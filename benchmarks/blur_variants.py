@@ -11,6 +11,7 @@ reference before timing):
 - ``slices``: tcp_hub's GPU path (`_SliceBlur`: sums of shifted slices, hand-written backward);
 - ``depthwise``: one grouped 4x4 convolution (cuDNN);
 - ``separable``: two grouped 1-D convolutions (4x1, then 1x4);
+- ``matmul``: two products with banded matrices (`_blur_matmul`), no copy in channels-last memory;
 - ``strided``: for the skip path, which keeps only every second output (blur, then a 1x1 stride-2
   conv): the shifted slices taken with step 2, so only the kept outputs are computed. Compared with
   the full blur followed by ``[..., ::2, ::2]``.
@@ -26,7 +27,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from tcp_hub.models.layers import _blur_depthwise, _SliceBlur
+from tcp_hub.models.layers import _blur_depthwise, _blur_matmul, _SliceBlur
 
 TAPS = tuple(t / 8 for t in (1, 3, 3, 1))
 PAD = (2, 2)  # ConvLayer's padding for a 3x3 stride-2 conv after the 4-tap blur
@@ -51,6 +52,10 @@ def blur_separable(x, pad):
     return F.conv2d(y, k.view(1, 1, 1, 4).expand(c, 1, 1, 4), groups=c)
 
 
+def blur_matmul(x, pad):
+    return _blur_matmul(x, TAPS, pad)
+
+
 def blur_full_then_stride(x, pad):
     return blur_slices(x, pad)[..., ::2, ::2]
 
@@ -64,7 +69,7 @@ def blur_strided(x, pad):
     return sum(t * rows[..., :, i:i + 2 * w - 1:2] for i, t in enumerate(TAPS))
 
 
-FULL = {"slices": blur_slices, "depthwise": blur_depthwise, "separable": blur_separable}
+FULL = {"slices": blur_slices, "matmul": blur_matmul, "depthwise": blur_depthwise, "separable": blur_separable}
 STRIDE2 = {"slices, then [::2, ::2]": blur_full_then_stride, "strided": blur_strided}
 
 

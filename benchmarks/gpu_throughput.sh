@@ -15,6 +15,8 @@
 #       pass with and without the R1 convolutions (benchmarks/r1_step_variants.py), then compiled swae and tcp with
 #       --step_times (an R1 step against the others), swae's R1-step profile, then compiled fp32 swae and tcp
 #       (TF32 convolutions): issue 3's whole measurement
+#   bash benchmarks/gpu_throughput.sh blur            # instead of start: the eager blur as matrix products against
+#       the slice blur (R1 pass, blur alone), then compiled bf16 swae and tcp with --step_times
 #   bash benchmarks/gpu_throughput.sh fp32            # instead of start: compiled fp32 swae and tcp, and the
 #       kernel profile of compiled bf16 swae
 #   (profile, modes, fp32: all their compilations run at once first, then each run is timed alone; warm_then_time)
@@ -95,6 +97,17 @@ python3 benchmarks/train_throughput.py $c --ablation swae --steps 16 --warmup 18
 python3 benchmarks/train_throughput.py $f --ablation swae --steps 32 --warmup 20
 python3 benchmarks/train_throughput.py $f --ablation tcp --steps 32 --warmup 20
 echo ALL DONE" ;;
+blur)  # the eager blur as banded matrix products: its R1 pass and the blur alone against the slice blur, then
+  # compiled bf16 swae and tcp with --step_times (the R1 step's blur is eager)
+  c="--precision bf16 --channels_last --compile"
+  run_bg "$log" "python3 benchmarks/train_throughput.py $c --ablation swae --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-1.log 2>&1 &
+python3 benchmarks/train_throughput.py $c --ablation tcp --steps 1 --warmup 3 --no-phases > /tmp/throughput-warm-2.log 2>&1 &
+wait; echo WARM DONE
+python3 benchmarks/r1_step_variants.py --skip crop depthwise
+python3 benchmarks/blur_variants.py --repeats 5
+python3 benchmarks/train_throughput.py $c --ablation swae --steps 32 --warmup 20 --step_times
+python3 benchmarks/train_throughput.py $c --ablation tcp --steps 32 --warmup 20 --step_times
+echo ALL DONE" ;;
 fp32)  # fp32 compiled (swae, tcp; TF32 convolutions) and the kernel profile of compiled bf16 swae
   c="--channels_last --compile"
   warm_then_time "$c --precision bf16 --ablation swae --profile
@@ -112,5 +125,5 @@ poll)
     [ -f "$f" ] && { echo "== $f"; head -n 1 "$f"; tail -n 3 "$f"; }
   done
   if [ -n "${OUT:-}" ]; then cp /tmp/throughput*.log "$OUT"/; fi ;;  # whole logs back (device tool)
-*) echo "usage: $0 start | profile | modes | host | r1 | fp32 | calibrate | warm | poll MINUTES" >&2; exit 2 ;;
+*) echo "usage: $0 start | profile | modes | host | r1 | blur | fp32 | calibrate | warm | poll MINUTES" >&2; exit 2 ;;
 esac

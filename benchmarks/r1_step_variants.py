@@ -22,9 +22,16 @@ def _padded(blur_fn):
     return lambda x, taps, pad: blur_fn(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
 
 
+def _slices(x, taps, pad):
+    return layers._SliceBlur.apply(x, tuple(taps), tuple(pad))
+
+
 RUNS = [  # (name, blur, context); the depthwise blur last: seconds per pass
-    ("slice blur (layers.blur on CUDA), plain F.conv2d", layers.blur, contextlib.nullcontext),
-    ("slice blur, r1_pass convolutions (the trainer's R1 passes)", layers.blur, r1_pass),
+    ("slice blur, plain F.conv2d", _slices, contextlib.nullcontext),
+    ("slice blur, r1_pass convolutions", _slices, r1_pass),
+    ("matmul blur, plain F.conv2d", layers._blur_matmul, contextlib.nullcontext),
+    ("matmul blur, r1_pass convolutions", layers._blur_matmul, r1_pass),
+    ("layers.blur on CUDA, r1_pass convolutions (the trainer's R1 passes)", layers.blur, r1_pass),
     ("crop blur (negative pads), plain F.conv2d", _padded(layers._blur_crops), contextlib.nullcontext),
     ("depthwise-convolution blur, plain F.conv2d", _padded(layers._blur_depthwise), contextlib.nullcontext),
 ]
@@ -34,6 +41,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--skip", nargs="*", default=[], help="leave out the runs whose names start with these words")
     args = p.parse_args()
     torch.backends.cudnn.benchmark = True
     D = build_models("full", 256)[2].cuda().to(memory_format=torch.channels_last)
@@ -41,6 +49,8 @@ def main():
     original = layers.blur
     print(f"{torch.cuda.get_device_name()}: D on {args.batch} real images, loss + R1, backward; ms per pass")
     for name, fn, convolutions in RUNS:
+        if any(name.startswith(word) for word in args.skip):
+            continue
         layers.blur = fn
         times = []
         for i in range(2 + args.iters):
