@@ -1,71 +1,92 @@
 """What an eager R1 pass costs: the image discriminator on real images, its loss plus the R1 penalty,
 backward (a double backward through D), with each eager blur implementation, and with the
 convolutions the trainer's R1 passes use (`r1_pass`: made for a double backward) against plain
-``F.conv2d``. Full model, 256 px, bf16 autocast, channels-last.
+``F.conv2d``. Full model, 256 px, bf16 autocast (on CUDA), channels-last. Each run also reports how far
+its parameter gradients are from the first run's (largest difference / largest value): the variants
+compute the same thing.
 
-    python benchmarks/r1_step_variants.py [--batch 16] [--iters 5]
+    python benchmarks/r1_step_variants.py [--batch 16] [--iters 5] [--skip crop depthwise]
+    python benchmarks/r1_step_variants.py --device cpu --preset tiny --size 32 --batch 2 --iters 1   # smoke test
 """
 
 import argparse
 import contextlib
+import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from tcp_hub import losses as L
-from tcp_hub.models import build_models, layers
-from tcp_hub.models.r1_pass import r1_pass
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from blur_variants import slice_blur  # noqa: E402  (the slice blur, tcp_hub's GPU path until session 10)
+
+from tcp_hub import losses as L  # noqa: E402
+from tcp_hub.models import build_models, layers  # noqa: E402
+from tcp_hub.models.r1_pass import r1_pass  # noqa: E402
 
 
 def _padded(blur_fn):
     return lambda x, taps, pad: blur_fn(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
 
 
-def _slices(x, taps, pad):
-    return layers._SliceBlur.apply(x, tuple(taps), tuple(pad))
-
-
-RUNS = [  # (name, blur, context); the depthwise blur last: seconds per pass
-    ("slice blur, plain F.conv2d", _slices, contextlib.nullcontext),
-    ("slice blur, r1_pass convolutions", _slices, r1_pass),
+RUNS = [  # (name, blur, context); the depthwise blur last: seconds per pass on a GPU
+    ("slice blur, plain F.conv2d", slice_blur, contextlib.nullcontext),
+    ("slice blur, r1_pass convolutions", slice_blur, r1_pass),
     ("matmul blur, plain F.conv2d", layers._blur_matmul, contextlib.nullcontext),
-    ("matmul blur, r1_pass convolutions", layers._blur_matmul, r1_pass),
-    ("layers.blur on CUDA, r1_pass convolutions (the trainer's R1 passes)", layers.blur, r1_pass),
+    ("matmul blur, r1_pass convolutions (the trainer's R1 passes on GPUs)", layers._blur_matmul, r1_pass),
     ("crop blur (negative pads), plain F.conv2d", _padded(layers._blur_crops), contextlib.nullcontext),
     ("depthwise-convolution blur, plain F.conv2d", _padded(layers._blur_depthwise), contextlib.nullcontext),
 ]
 
 
-def main():
-    p = argparse.ArgumentParser()
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--preset", default="full")
+    p.add_argument("--size", type=int, default=256)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--skip", nargs="*", default=[], help="leave out the runs whose names start with these words")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     torch.backends.cudnn.benchmark = True
-    D = build_models("full", 256)[2].cuda().to(memory_format=torch.channels_last)
-    x = (torch.rand(args.batch, 3, 256, 256, device="cuda") * 2 - 1).contiguous(memory_format=torch.channels_last)
-    original = layers.blur
-    print(f"{torch.cuda.get_device_name()}: D on {args.batch} real images, loss + R1, backward; ms per pass")
-    for name, fn, convolutions in RUNS:
-        if any(name.startswith(word) for word in args.skip):
-            continue
-        layers.blur = fn
-        times = []
-        for i in range(2 + args.iters):
-            torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            real = x.detach().requires_grad_(True)
-            with torch.autocast("cuda", torch.bfloat16), convolutions():
-                logits = D(real)
-            loss = L.discriminator_real_loss(logits) + 5.0 * L.r1_penalty(logits, real)
-            loss.backward()
-            D.zero_grad(set_to_none=True)
-            torch.cuda.synchronize()
-            times.append(1000 * (time.perf_counter() - t0))
-        print(f"  {name}: {sorted(times[2:])[len(times[2:]) // 2]:.1f}")
-    layers.blur = original
+    torch.manual_seed(0)
+    D = build_models(args.preset, args.size)[2].to(device).to(memory_format=torch.channels_last)
+    x = (torch.rand(args.batch, 3, args.size, args.size, device=device) * 2 - 1)
+    x = x.contiguous(memory_format=torch.channels_last)
+    name = torch.cuda.get_device_name() if cuda else "CPU"
+    print(f"{name}: D ({args.preset}, {args.size} px) on {args.batch} real images, loss + R1, backward; "
+          "ms per pass (median), gradient difference from the first run")
+    original, results, first = layers.blur, {}, None
+    try:
+        for run, fn, convolutions in RUNS:
+            if any(run.startswith(word) for word in args.skip):
+                continue
+            layers.blur = fn
+            times = []
+            for i in range(2 + args.iters):
+                sync()
+                t0 = time.perf_counter()
+                real = x.detach().requires_grad_(True)
+                with torch.autocast(device.type, torch.bfloat16, enabled=cuda), convolutions():
+                    logits = D(real)
+                loss = L.discriminator_real_loss(logits) + 5.0 * L.r1_penalty(logits, real)
+                loss.backward()
+                sync()
+                times.append(1000 * (time.perf_counter() - t0))
+                grads = torch.cat([q.grad.flatten().float() for q in D.parameters()])
+                D.zero_grad(set_to_none=True)
+            first = grads if first is None else first
+            diff = ((grads - first).abs().max() / first.abs().max()).item()
+            results[run] = (statistics.median(times[2:]), diff)
+            print(f"  {run}: {results[run][0]:.1f} ms, gradients {diff:.1e}", flush=True)
+    finally:
+        layers.blur = original
+    return results
 
 
 if __name__ == "__main__":

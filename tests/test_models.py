@@ -198,51 +198,56 @@ def test_models_round_trip_through_sharded_safetensors_and_fp16_variant(tmp_path
         torch.testing.assert_close(half.float()(x)[1], encoder(x)[1], rtol=0, atol=5e-3)
 
 
-def test_gpu_and_cpu_blur_paths_compute_the_same_filter():
-    from tcp_hub.models.layers import _blur_depthwise, _blur_slices
+@pytest.mark.parametrize("taps, pad", [((0.125, 0.375, 0.375, 0.125), (2, 1)), ((0.25, 0.75, 0.75, 0.25), (2, 2)),
+                                       ((0.1, 0.2, 0.3, 0.4), (3, 0)), ((0.1, 0.2, 0.3, 0.4), (0, 0))])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_gpu_blur_equals_the_cpu_filter_with_gradient_and_double_backward(taps, pad, channels_last):
+    # the GPU path (banded matrix products) against the CPU path (depthwise convolution) and finite
+    # differences, twice differentiated as R1 needs; asymmetric taps and pads catch a transposed band
+    from tcp_hub.models.layers import _blur_depthwise, _blur_matmul
 
-    x = torch.randn(2, 5, 9, 11)
-    taps = [0.25, 0.75, 0.75, 0.25]  # [1, 3, 3, 1] normalised, times 2 (as after upsampling)
-    torch.testing.assert_close(_blur_slices(x, taps), _blur_depthwise(x, taps), rtol=1e-5, atol=1e-6)
+    x = torch.randn(2, 3, 9, 11, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    fn = lambda t: _blur_matmul(t, taps, pad)  # noqa: E731
+    padded = torch.nn.functional.pad(x, (pad[0], pad[1], pad[0], pad[1]))
+    torch.testing.assert_close(fn(x), _blur_depthwise(padded, taps))
+    assert torch.autograd.gradcheck(fn, (x,))
+    assert torch.autograd.gradgradcheck(fn, (x,))
 
 
-def test_gpu_blur_makes_one_pass_per_tap_and_axis_and_keeps_channels_last():
+def test_gpu_blur_is_two_matrix_products_without_a_copy_in_channels_last_memory():
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    from tcp_hub.models.layers import _blur_depthwise, _blur_slices
+    from tcp_hub.models.layers import _band, _blur_matmul
 
-    class Passes(TorchDispatchMode):  # the ops that write a tensor (slices are views)
+    views = {"permute", "view", "_unsafe_view", "transpose", "t", "expand"}
+
+    class Ops(TorchDispatchMode):  # the ops that compute or copy something (views are free)
         def __init__(self):
             super().__init__()
             self.ops = []
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func.overloadpacket not in (torch.ops.aten.slice, torch.ops.aten.alias):
+            if func.overloadpacket.__name__ not in views:
                 self.ops.append(func.overloadpacket.__name__)
             return func(*args, **(kwargs or {}))
 
     x = torch.randn(2, 6, 9, 11).contiguous(memory_format=torch.channels_last)
-    taps = [0.125, 0.375, 0.375, 0.125]
-    with Passes() as passes:
-        out = _blur_slices(x, taps)
-    assert sorted(passes.ops) == ["add_"] * 6 + ["mul"] * 2
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(out, _blur_depthwise(x, taps))
-
-
-@pytest.mark.parametrize("taps, pad", [((0.125, 0.375, 0.375, 0.125), (2, 1)), ((0.25, 0.75, 0.75, 0.25), (2, 2)),
-                                       ((0.1, 0.2, 0.3, 0.4), (3, 0)), ((0.1, 0.2, 0.3, 0.4), (0, 0))])
-def test_gpu_blur_gradient_and_double_backward_match_autograd(taps, pad):
-    # the GPU path's hand-written backward (the same filter, reversed taps, other pads) against
-    # finite differences, twice differentiated as R1 needs; asymmetric taps catch a missing reversal
-    from tcp_hub.models.layers import _SliceBlur, _blur_depthwise
-
-    x = torch.randn(2, 3, 9, 11, dtype=torch.float64, requires_grad=True)
-    fn = lambda t: _SliceBlur.apply(t, taps, pad)  # noqa: E731
-    assert torch.autograd.gradcheck(fn, (x,))
-    assert torch.autograd.gradgradcheck(fn, (x,))
-    padded = torch.nn.functional.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    torch.testing.assert_close(fn(x), _blur_depthwise(padded, taps))
+    taps, pad = (0.125, 0.375, 0.375, 0.125), (2, 1)
+    _blur_matmul(x, taps, pad)  # builds and caches the two bands
+    with Ops() as computed:
+        out = _blur_matmul(x, taps, pad)
+    assert computed.ops == ["bmm", "bmm"]
+    assert out.is_contiguous(memory_format=torch.channels_last) and out.shape == (2, 6, 9, 11)
+    # a band cached while inference mode was on still serves a training step's backward
+    _band.cache_clear()
+    with torch.inference_mode():
+        _blur_matmul(x, taps, pad)
+    trained = x.clone().requires_grad_(True)
+    _blur_matmul(trained, taps, pad).sum().backward()
+    assert trained.grad is not None and _band.cache_info().hits >= 2
 
 
 @pytest.mark.parametrize("taps, pad", [((0.25, 0.75, 0.75, 0.25), (2, 2)), ((0.1, 0.2, 0.3, 0.4), (3, 0))])
@@ -285,6 +290,16 @@ def test_compiled_upsampling_equals_bilinear_interpolation_and_its_gradient(shap
     half = x.detach().bfloat16()
     expected = torch.nn.functional.interpolate(half, scale_factor=2, mode="bilinear", align_corners=False)
     torch.testing.assert_close(_upsample2x_slices(half).float(), expected.float(), rtol=2 ** -6, atol=2 ** -7)  # 2 ulp
+
+
+def test_r1_pass_benchmark_variants_give_the_same_discriminator_gradients():
+    from scripts import load_script
+
+    bench = load_script("benchmarks/r1_step_variants.py", "r1_step_variants")
+    results = bench.main(["--device", "cpu", "--preset", "tiny", "--size", "32", "--batch", "2", "--iters", "1"])
+    assert len(results) == len(bench.RUNS) == 6
+    for run, (ms, difference) in results.items():
+        assert ms > 0 and difference < 1e-5, run
 
 
 def test_blur_benchmark_variants_compute_the_library_filter():
