@@ -11,6 +11,7 @@ compute the same thing.
 
 import argparse
 import contextlib
+import copy
 import statistics
 import sys
 import time
@@ -48,21 +49,42 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--iters", type=int, default=5)
+    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
+                   help="bf16: autocast, as in training; fp32: no autocast, TF32 off")
+    p.add_argument("--fp64_reference", action="store_true",
+                   help="compare each run's gradients with a float64 pass (matmul blur, r1_pass convolutions) "
+                        "instead of with the first run's")
     p.add_argument("--skip", nargs="*", default=[], help="leave out the runs whose names start with these words")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     torch.backends.cudnn.benchmark = True
+    if args.precision == "fp32":
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     torch.manual_seed(0)
     D = build_models(args.preset, args.size)[2].to(device).to(memory_format=torch.channels_last)
     x = (torch.rand(args.batch, 3, args.size, args.size, device=device) * 2 - 1)
     x = x.contiguous(memory_format=torch.channels_last)
-    name = torch.cuda.get_device_name() if cuda else "CPU"
-    print(f"{name}: D ({args.preset}, {args.size} px) on {args.batch} real images, loss + R1, backward; "
-          "ms per pass (median), gradient difference from the first run")
+
+    def r1_gradients(model, images, autocast):
+        real = images.detach().requires_grad_(True)
+        with torch.autocast(device.type, torch.bfloat16, enabled=autocast), convolutions():
+            logits = model(real)
+        (L.discriminator_real_loss(logits) + 5.0 * L.r1_penalty(logits, real)).backward()
+        grads = torch.cat([q.grad.flatten().double() for q in model.parameters()])
+        model.zero_grad(set_to_none=True)
+        return grads
+
     original, results, first = layers.blur, {}, None
     try:
+        if args.fp64_reference:
+            layers.blur, convolutions = layers._blur_matmul, r1_pass
+            first = r1_gradients(copy.deepcopy(D).double(), x.double(), False)
+        name = torch.cuda.get_device_name() if cuda else "CPU"
+        print(f"{name}: D ({args.preset}, {args.size} px, {args.precision}) on {args.batch} real images, loss + R1, "
+              f"backward; ms per pass (median), largest gradient difference from "
+              f"{'float64' if args.fp64_reference else 'the first run'} / largest gradient")
         for run, fn, convolutions in RUNS:
             if any(run.startswith(word) for word in args.skip):
                 continue
@@ -71,15 +93,9 @@ def main(argv=None):
             for i in range(2 + args.iters):
                 sync()
                 t0 = time.perf_counter()
-                real = x.detach().requires_grad_(True)
-                with torch.autocast(device.type, torch.bfloat16, enabled=cuda), convolutions():
-                    logits = D(real)
-                loss = L.discriminator_real_loss(logits) + 5.0 * L.r1_penalty(logits, real)
-                loss.backward()
+                grads = r1_gradients(D, x, args.precision == "bf16")
                 sync()
                 times.append(1000 * (time.perf_counter() - t0))
-                grads = torch.cat([q.grad.flatten().float() for q in D.parameters()])
-                D.zero_grad(set_to_none=True)
             first = grads if first is None else first
             diff = ((grads - first).abs().max() / first.abs().max()).item()
             results[run] = (statistics.median(times[2:]), diff)

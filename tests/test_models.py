@@ -296,10 +296,15 @@ def test_r1_pass_benchmark_variants_give_the_same_discriminator_gradients():
     from scripts import load_script
 
     bench = load_script("benchmarks/r1_step_variants.py", "r1_step_variants")
-    results = bench.main(["--device", "cpu", "--preset", "tiny", "--size", "32", "--batch", "2", "--iters", "1"])
+    tiny = ["--device", "cpu", "--preset", "tiny", "--size", "32", "--batch", "2", "--iters", "1", "--fp64_reference"]
+    results = bench.main(tiny + ["--precision", "fp32"])
     assert len(results) == len(bench.RUNS) == 6
     for run, (ms, difference) in results.items():
-        assert ms > 0 and difference < 1e-5, run
+        assert ms > 0 and difference < 1e-5, run  # float32 against float64
+    # in bf16 (autocast, as in training) the matrix products are no less accurate than the slice blur
+    bf16 = bench.main(tiny + ["--precision", "bf16", "--skip", "crop", "depthwise"])
+    slices, matmul = bf16["slice blur, r1_pass convolutions"][1], bf16[bench.RUNS[3][0]][1]
+    assert 1e-4 < matmul < 1.5 * slices < 0.1
 
 
 def test_blur_benchmark_variants_compute_the_library_filter():
