@@ -8,10 +8,10 @@ The blur runs on the largest activations of an iteration (the image discriminato
 it moves ~16 passes of memory per call. Variants, all the same function (checked against a float64
 reference before timing):
 
-- ``slices``: sums of shifted slices with a hand-written backward (`SliceBlur`, tcp_hub's GPU path until
-  session 10, kept here to compare);
-- ``matmul``: two products with banded matrices, no copy in channels-last memory (`_blur_matmul`,
-  tcp_hub's GPU path);
+- ``slices``: sums of shifted slices with a hand-written backward (`_SliceBlur`: tcp_hub's GPU path until
+  session 10, now for maps over 512 px a side);
+- ``matmul``: two products with banded matrices, no copy in channels-last memory (`_blur_matmul`:
+  tcp_hub's GPU path up to 512 px a side);
 - ``depthwise``: one grouped 4x4 convolution (cuDNN; tcp_hub's CPU path);
 - ``separable``: two grouped 1-D convolutions (4x1, then 1x4);
 - ``strided``: for the skip path, which keeps only every second output (blur, then a 1x1 stride-2
@@ -29,7 +29,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from tcp_hub.models.layers import _blur_depthwise, _blur_matmul
+from tcp_hub.models.layers import _blur_depthwise, _blur_matmul, _SliceBlur
 
 TAPS = tuple(t / 8 for t in (1, 3, 3, 1))
 PAD = (2, 2)  # ConvLayer's padding for a 3x3 stride-2 conv after the 4-tap blur
@@ -39,42 +39,8 @@ def padded(x, pad):
     return F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
 
 
-def _valid_slices(x, taps):
-    """Valid correlation with ``taps`` along both axes: a scaled shift plus in-place scaled adds, one
-    pass over the tensor per tap and axis."""
-    n = len(taps)
-    h, w = x.shape[-2] - n + 1, x.shape[-1] - n + 1
-    rows = x[..., 0:h, :] * taps[0]
-    for i, t in enumerate(taps[1:], 1):
-        rows.add_(x[..., i:i + h, :], alpha=t)
-    out = rows[..., :, 0:w] * taps[0]
-    for i, t in enumerate(taps[1:], 1):
-        out.add_(rows[..., :, i:i + w], alpha=t)
-    return out
-
-
-class SliceBlur(torch.autograd.Function):
-    """pad + valid correlation; its gradient is the correlation of the output gradient with the reversed
-    taps, padded by (n - 1 - after, n - 1 - before) (negative pads crop). The backward calls this function
-    again, so it is differentiable as often as R1 needs."""
-
-    @staticmethod
-    def forward(ctx, x, taps, pad):
-        ctx.taps, ctx.pad = taps, pad
-        return _valid_slices(padded(x, pad), taps)
-
-    @staticmethod
-    def backward(ctx, grad):
-        n, (before, after) = len(ctx.taps), ctx.pad
-        return SliceBlur.apply(grad, ctx.taps[::-1], (n - 1 - before, n - 1 - after)), None, None
-
-
-def slice_blur(x, taps, pad):
-    return SliceBlur.apply(x, tuple(taps), tuple(pad))
-
-
 def blur_slices(x, pad):
-    return slice_blur(x, TAPS, pad)
+    return _SliceBlur.apply(x, TAPS, pad)
 
 
 def blur_depthwise(x, pad):

@@ -1,8 +1,9 @@
 """The GPU blur (banded matrix products) against the CPU one (depthwise convolution) through the bundled
 pipeline: the same swap on both devices in float32 (TF32 off), under inference mode on the GPU.
 
-    python benchmarks/gpu_blur_check.py   # needs CUDA; the largest difference of the [0, 1] images, then a backward
-                                          # through the encoder that reuses the bands cached under inference mode
+    python benchmarks/gpu_blur_check.py   # needs CUDA. Prints the largest difference of the [0, 1] images
+                                          # (256 px: the banded products), then runs a backward through the
+                                          # encoder that reuses the bands cached under inference mode
 """
 
 import torch
@@ -20,7 +21,8 @@ with torch.inference_mode():
     gpu = p(c.cuda(), s.cuda(), seed=None, output_type="pt").images.cpu()
 print("pipeline fp32, CPU (depthwise blur) vs CUDA (matmul blur), max |diff| of [0,1] images:", (gpu - cpu).abs().max().item())
 print("band cache after inference:", layers._band.cache_info())
-# the bands cached under inference mode serve a training backward (the encoder at the same size)
+# the bands cached under inference mode serve a training backward (the encoder at the same size; its codes are
+# normalised, so the gradient is near 0: the check is that the backward runs)
 x = (c.cuda() * 2 - 1).requires_grad_(True)
 sum(out.float().square().sum() for out in p.encoder.requires_grad_(True)(x)).backward()
 print("backward through the encoder after inference: input gradient norm", x.grad.norm().item(), layers._band.cache_info())

@@ -13,19 +13,18 @@ import argparse
 import contextlib
 import copy
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blur_variants import slice_blur  # noqa: E402  (the slice blur, tcp_hub's GPU path until session 10)
+from tcp_hub import losses as L
+from tcp_hub.models import build_models, layers
+from tcp_hub.models.r1_pass import r1_pass
 
-from tcp_hub import losses as L  # noqa: E402
-from tcp_hub.models import build_models, layers  # noqa: E402
-from tcp_hub.models.r1_pass import r1_pass  # noqa: E402
+
+def _slices(x, taps, pad):
+    return layers._SliceBlur.apply(x, tuple(taps), tuple(pad))
 
 
 def _padded(blur_fn):
@@ -33,8 +32,8 @@ def _padded(blur_fn):
 
 
 RUNS = [  # (name, blur, context); the depthwise blur last: seconds per pass on a GPU
-    ("slice blur, plain F.conv2d", slice_blur, contextlib.nullcontext),
-    ("slice blur, r1_pass convolutions", slice_blur, r1_pass),
+    ("slice blur, plain F.conv2d", _slices, contextlib.nullcontext),
+    ("slice blur, r1_pass convolutions", _slices, r1_pass),
     ("matmul blur, plain F.conv2d", layers._blur_matmul, contextlib.nullcontext),
     ("matmul blur, r1_pass convolutions (the trainer's R1 passes on GPUs)", layers._blur_matmul, r1_pass),
     ("crop blur (negative pads), plain F.conv2d", _padded(layers._blur_crops), contextlib.nullcontext),

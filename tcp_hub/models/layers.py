@@ -20,30 +20,73 @@ LEAKY_SLOPE = 0.2
 LEAKY_GAIN = math.sqrt(2.0)
 
 
+MATMUL_BLUR_MAX_SIDE = 512
+
+
 def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.Tensor:
     """Separable FIR low-pass filter with (before, after) padding on both axes (upfirdn2d, up=down=1).
 
-    On GPUs it is two products with banded matrices (`_blur_matmul`): in channels-last memory they
-    need no copy, and autograd differentiates them as often as R1 needs. On an H200 that made the
-    blur 4.8x faster than sums of shifted slices (forward + backward, 48x128x256^2, channels-last),
-    the eager R1 pass of D 75.9 -> 40.5 ms and a whole R1 step 268 -> 165 ms (RESULTS.md session
-    10); cuDNN's depthwise convolution is slower still. On CPUs the depthwise convolution is the
-    fastest. Under ``torch.compile`` plain shifted crops are used on every device: Inductor fuses them
-    into one kernel. All paths compute the same thing, gradients and R1's double backward too (tested).
+    On GPUs, for maps up to ``MATMUL_BLUR_MAX_SIDE`` pixels a side (training sizes), it is two products
+    with banded matrices (`_blur_matmul`): in channels-last memory they need no copy, and autograd
+    differentiates them as often as R1 needs. On an H200 that made the blur 4.8x faster than sums of
+    shifted slices (forward + backward, 48x128x256^2, bf16, channels-last), the eager R1 pass of D
+    75.9 -> 40.5 ms and a whole R1 step 268 -> 165 ms (RESULTS.md session 10). A product does
+    2 x side multiply-adds per element and axis, the slices 4, so larger maps (high-resolution
+    inference) keep the slices (`_SliceBlur`, whose backward is the same filter; neither is measured
+    there). cuDNN's depthwise convolution is slower on GPUs; on CPUs it is the fastest. Under
+    ``torch.compile`` plain shifted crops are used on every device: Inductor fuses them into one
+    kernel. All paths compute the same thing, gradients and R1's double backward too (tested).
     """
     if torch.compiler.is_compiling():
         return _blur_crops(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
     if x.is_cuda:
-        return _blur_matmul(x, taps, pad)
+        return _blur_gpu(x, taps, pad)
     return _blur_depthwise(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
 
 
+def _blur_gpu(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.Tensor:
+    if max(x.shape[-2:]) <= MATMUL_BLUR_MAX_SIDE:
+        return _blur_matmul(x, taps, pad)
+    return _SliceBlur.apply(x, tuple(taps), tuple(pad))
+
+
+def _blur_slices(x: torch.Tensor, taps: Sequence[float]) -> torch.Tensor:
+    """Valid correlation with ``taps`` along both axes, as a scaled shift plus in-place scaled adds:
+    one pass over the tensor per tap and axis (``sum`` of products took two)."""
+    n = len(taps)
+    h, w = x.shape[-2] - n + 1, x.shape[-1] - n + 1
+    rows = x[..., 0:h, :] * taps[0]
+    for i, t in enumerate(taps[1:], 1):
+        rows.add_(x[..., i:i + h, :], alpha=t)
+    out = rows[..., :, 0:w] * taps[0]
+    for i, t in enumerate(taps[1:], 1):
+        out.add_(rows[..., :, i:i + w], alpha=t)
+    return out
+
+
+class _SliceBlur(torch.autograd.Function):
+    """pad + valid correlation by shifted slices; its gradient is the correlation of the output gradient
+    with the reversed taps, padded by (n - 1 - after, n - 1 - before) (negative pads crop): autograd's
+    own backward of slicing would allocate a zero-filled copy of the input per tap. The backward calls
+    this function again, so it is differentiable as often as needed (R1 differentiates D's input
+    gradient)."""
+
+    @staticmethod
+    def forward(ctx, x, taps, pad):
+        ctx.taps, ctx.pad = taps, pad
+        return _blur_slices(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
+
+    @staticmethod
+    def backward(ctx, grad):
+        n, (before, after) = len(ctx.taps), ctx.pad
+        return _SliceBlur.apply(grad, ctx.taps[::-1], (n - 1 - before, n - 1 - after)), None, None
+
+
 def _blur_crops(x: torch.Tensor, taps: Sequence[float]) -> torch.Tensor:
-    """Valid correlation with ``taps`` along both axes, the shifts written as crops (negative padding),
-    for compiled graphs: a crop's gradient is the gradient padded, in its own memory layout. Slicing's
-    gradient is written into a zero-filled tensor of the default (NCHW) layout, and in channels-last
-    training each convolution's backward converted it back (37 copies, 8.1 ms of a 136 ms iteration on
-    an H200)."""
+    """`_blur_slices` with the shifts written as crops (negative padding), for compiled graphs: a crop's
+    gradient is the gradient padded, in its own memory layout. Slicing's gradient is written into a
+    zero-filled tensor of the default (NCHW) layout, and in channels-last training each convolution's
+    backward converted it back (37 copies, 8.1 ms of a 136 ms iteration on an H200)."""
     n = len(taps)
     x = sum(t * F.pad(x, (0, 0, -i, i + 1 - n)) for i, t in enumerate(taps))
     return sum(t * F.pad(x, (-i, i + 1 - n)) for i, t in enumerate(taps))
