@@ -1,7 +1,7 @@
 """What an eager R1 pass costs: the image discriminator on real images, its loss plus the R1 penalty,
 backward (a double backward through D), with each eager blur implementation, and with the
 convolutions the trainer's R1 passes use (`r1_pass`: made for a double backward) against plain
-``F.conv2d``. Full model, 256 px, bf16 autocast (on CUDA), channels-last. Each run also reports how far
+``F.conv2d``. Full model, 256 px, bf16 autocast, channels-last. Each run also reports how far
 its parameter gradients are from the first run's (largest difference / largest value): the variants
 compute the same thing.
 
@@ -55,6 +55,17 @@ def main(argv=None):
                         "instead of with the first run's")
     p.add_argument("--skip", nargs="*", default=[], help="leave out the runs whose names start with these words")
     args = p.parse_args(argv)
+    if args.iters < 1:
+        p.error("--iters must be at least 1")
+    flags = torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        with torch.random.fork_rng(devices=[]):
+            return _run(args)
+    finally:  # as the caller had them (the tests call main)
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
+
+
+def _run(args):
     device = torch.device(args.device)
     cuda = device.type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -66,7 +77,7 @@ def main(argv=None):
     x = (torch.rand(args.batch, 3, args.size, args.size, device=device) * 2 - 1)
     x = x.contiguous(memory_format=torch.channels_last)
 
-    def r1_gradients(model, images, autocast):
+    def r1_gradients(model, images, autocast, convolutions):
         real = images.detach().requires_grad_(True)
         with torch.autocast(device.type, torch.bfloat16, enabled=autocast), convolutions():
             logits = model(real)
@@ -78,8 +89,8 @@ def main(argv=None):
     original, results, first = layers.blur, {}, None
     try:
         if args.fp64_reference:
-            layers.blur, convolutions = layers._blur_matmul, r1_pass
-            first = r1_gradients(copy.deepcopy(D).double(), x.double(), False)
+            layers.blur = layers._blur_matmul
+            first = r1_gradients(copy.deepcopy(D).double(), x.double(), False, r1_pass)
         name = torch.cuda.get_device_name() if cuda else "CPU"
         print(f"{name}: D ({args.preset}, {args.size} px, {args.precision}) on {args.batch} real images, loss + R1, "
               f"backward; ms per pass (median), largest gradient difference from "
@@ -92,7 +103,7 @@ def main(argv=None):
             for i in range(2 + args.iters):
                 sync()
                 t0 = time.perf_counter()
-                grads = r1_gradients(D, x, args.precision == "bf16")
+                grads = r1_gradients(D, x, args.precision == "bf16", convolutions)
                 sync()
                 times.append(1000 * (time.perf_counter() - t0))
             first = grads if first is None else first

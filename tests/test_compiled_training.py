@@ -22,7 +22,7 @@ from tcp_hub.training import TCPTrainer, TrainerConfig
 RES, BATCH, STEPS = 32, 4, 3
 # Step 0 computes R1 and code consistency, step 2 R1 again.
 SCHEDULE = dict(r1_interval=2, code_consistency_interval=3)
-# The first step's losses agree to 1e-7 (float rounding: compiled blur is shifted slices, eager CPU
+# The first step's losses agree to 1e-7 (float rounding: compiled blur is shifted crops, eager CPU
 # blur a depthwise conv). Adam with beta1 = 0 moves every weight by about lr x sign(gradient), so
 # gradients that are zero up to rounding can flip a whole step: at the default lr the third step's
 # losses drift by up to 1.5e-4, at lr 2e-4 by up to 2e-6 (measured), while leaving the noise out of

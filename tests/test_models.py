@@ -245,10 +245,13 @@ def test_slice_blur_gradient_and_double_backward_match_autograd(taps, pad):
     torch.testing.assert_close(fn(x), _blur_depthwise(padded, taps))
 
 
-@pytest.mark.parametrize("shape, path", [((1, 2, 16, 24), "matmul"), ((1, 2, 8, 512), "matmul"),
-                                         ((1, 2, 8, 513), "slices"), ((1, 1, 600, 4), "slices")])
-def test_gpu_blur_uses_matrix_products_up_to_512_px_a_side_and_slices_above(shape, path):
-    # banded products cost 2 x side multiply-adds per element and axis: beyond 512 px the slices do less work
+@pytest.mark.parametrize("shape, dtype, path", [
+    ((1, 2, 16, 24), torch.bfloat16, "matmul"), ((1, 2, 8, 516), torch.float16, "matmul"),
+    ((1, 2, 8, 517), torch.bfloat16, "slices"), ((1, 1, 600, 4), torch.bfloat16, "slices"),
+    ((1, 2, 16, 24), torch.float32, "slices")])
+def test_gpu_blur_uses_matrix_products_for_half_precision_maps_up_to_about_512_px(shape, dtype, path):
+    # a banded product does `side` multiply-adds per output element and axis, the slices 4: the products pay
+    # on tensor cores (bf16/fp16) for training sizes (512 px plus the filter's padding), not beyond
     from torch.utils._python_dispatch import TorchDispatchMode
 
     from tcp_hub.models.layers import MATMUL_BLUR_MAX_SIDE, _blur_depthwise, _blur_gpu
@@ -263,16 +266,32 @@ def test_gpu_blur_uses_matrix_products_up_to_512_px_a_side_and_slices_above(shap
             return func(*args, **(kwargs or {}))
 
     assert MATMUL_BLUR_MAX_SIDE == 512
-    x = torch.randn(shape).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(shape).to(dtype).contiguous(memory_format=torch.channels_last)
     taps, pad = (0.125, 0.375, 0.375, 0.125), (2, 1)
     with Ops() as seen:
         out = _blur_gpu(x, taps, pad)
     assert ("bmm" in seen.ops or "mm" in seen.ops) == (path == "matmul")
     assert ("add_" in seen.ops) == (path == "slices")
-    torch.testing.assert_close(out, _blur_depthwise(torch.nn.functional.pad(x, (2, 1, 2, 1)), taps))
+    expected = _blur_depthwise(torch.nn.functional.pad(x.float(), (2, 1, 2, 1)), taps)
+    torch.testing.assert_close(out.float(), expected, rtol=0.02, atol=0.02)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_gpu_blur_splits_products_with_more_matrices_than_a_gemm_batch_takes(monkeypatch, channels_last):
+    from tcp_hub.models import layers
+
+    monkeypatch.setattr(layers, "_MAX_GEMM_BATCH", 5)  # 3 x 9 rows (channels-last) or 3 x 4 maps (NCHW)
+    x = torch.randn(3, 4, 9, 11, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    taps, pad = (0.1, 0.2, 0.3, 0.4), (2, 1)
+    out = layers._blur_matmul(x, taps, pad)
+    torch.testing.assert_close(out, layers._blur_depthwise(torch.nn.functional.pad(x, (2, 1, 2, 1)), taps))
+    assert out.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
 @pytest.mark.parametrize("taps, pad", [((0.125, 0.375, 0.375, 0.125), (2, 1)), ((0.25, 0.75, 0.75, 0.25), (2, 2)),
+                                       ((0.125, 0.375, 0.375, 0.125), (1, 1)), ((0.25, 0.75, 0.75, 0.25), (1, 1)),
                                        ((0.1, 0.2, 0.3, 0.4), (3, 0)), ((0.1, 0.2, 0.3, 0.4), (0, 0))])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_gpu_blur_equals_the_cpu_filter_with_gradient_and_double_backward(taps, pad, channels_last):
@@ -375,7 +394,8 @@ def test_r1_pass_benchmark_variants_give_the_same_discriminator_gradients():
     assert len(results) == len(bench.RUNS) == 6
     for run, (ms, difference) in results.items():
         assert ms > 0 and difference < 1e-5, run  # float32 against float64
-    # in bf16 (autocast, as in training) the matrix products are no less accurate than the slice blur
+    # in bf16 (autocast, as in training) the matrix products are about as accurate as the slice blur (measured:
+    # 1.1e-2 and 1.3e-2 of the largest gradient from float64); the bound leaves room for other CPUs' bf16 kernels
     bf16 = bench.main(tiny + ["--precision", "bf16", "--skip", "crop", "depthwise"])
     slices, matmul = bf16["slice blur, r1_pass convolutions"][1], bf16[bench.RUNS[3][0]][1]
     assert 1e-4 < matmul < 1.5 * slices < 0.1

@@ -110,7 +110,11 @@ try:
 except NonFiniteLossError as err:
     result = {"term": err.term, "step": err.step, "global_step": trainer.global_step, "message": str(err)}
 json.dump(result, open(f"{out}-{acc.process_index}.json", "w"))
-acc.end_training()  # destroys the process group: exiting with it alive can abort in Gloo's teardown
+# Release the DDP models, then destroy the process group: exiting with them alive aborted in Gloo's teardown
+# (SIGABRT after both results were written) in 3 of 69 runs; with them released, 0 of 100.
+del trainer
+acc.free_memory()
+acc.end_training()
 """
 
 

@@ -21,21 +21,23 @@ LEAKY_GAIN = math.sqrt(2.0)
 
 
 MATMUL_BLUR_MAX_SIDE = 512
+_MAX_GEMM_BATCH = 65535  # larger batched products are split: some CUDA GEMM kernels put the batch on a grid axis
 
 
 def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.Tensor:
     """Separable FIR low-pass filter with (before, after) padding on both axes (upfirdn2d, up=down=1).
 
-    On GPUs, for maps up to ``MATMUL_BLUR_MAX_SIDE`` pixels a side (training sizes), it is two products
-    with banded matrices (`_blur_matmul`): in channels-last memory they need no copy, and autograd
-    differentiates them as often as R1 needs. On an H200 that made the blur 4.8x faster than sums of
-    shifted slices (forward + backward, 48x128x256^2, bf16, channels-last), the eager R1 pass of D
-    75.9 -> 40.5 ms and a whole R1 step 268 -> 165 ms (RESULTS.md session 10). A product does
-    2 x side multiply-adds per element and axis, the slices 4, so larger maps (high-resolution
-    inference) keep the slices (`_SliceBlur`, whose backward is the same filter; neither is measured
-    there). cuDNN's depthwise convolution is slower on GPUs; on CPUs it is the fastest. Under
-    ``torch.compile`` plain shifted crops are used on every device: Inductor fuses them into one
-    kernel. All paths compute the same thing, gradients and R1's double backward too (tested).
+    On GPUs, for bf16/fp16 maps up to about ``MATMUL_BLUR_MAX_SIDE`` pixels a side (training under
+    autocast), it is two products with banded matrices (`_blur_matmul`) on the tensor cores: in
+    channels-last memory they need no copy, and autograd differentiates them as often as R1 needs. On
+    an H200 that made the blur 4.8x faster than sums of shifted slices (forward + backward,
+    48x128x256^2, bf16, channels-last), the eager R1 pass of D 75.9 -> 40.5 ms and a whole R1 step
+    268 -> 165 ms (RESULTS.md session 10). A product does ``side`` multiply-adds per output element and
+    axis where the slices do 4, so float32 maps and larger maps (high-resolution inference) keep the
+    slices (`_SliceBlur`, whose backward is the same filter; neither case is measured with the
+    products). On CPUs it is a depthwise convolution. Under ``torch.compile`` plain shifted crops are
+    used on every device: Inductor fuses them into one kernel. All paths compute the same thing,
+    gradients and R1's double backward too (tested).
     """
     if torch.compiler.is_compiling():
         return _blur_crops(F.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
@@ -45,7 +47,8 @@ def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.
 
 
 def _blur_gpu(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.Tensor:
-    if max(x.shape[-2:]) <= MATMUL_BLUR_MAX_SIDE:
+    # "about": a 512 px model's last upsampling blur sees 2 x 256 + 1 = 513 px
+    if x.dtype in (torch.bfloat16, torch.float16) and max(x.shape[-2:]) <= MATMUL_BLUR_MAX_SIDE + len(taps):
         return _blur_matmul(x, taps, pad)
     return _SliceBlur.apply(x, tuple(taps), tuple(pad))
 
@@ -102,14 +105,21 @@ def _blur_matmul(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -
     taps, pad = tuple(taps), tuple(pad)
     rows, cols = _band(h, taps, pad, x.dtype, x.device), _band(w, taps, pad, x.dtype, x.device)
     if x.is_contiguous(memory_format=torch.channels_last):
-        y = torch.matmul(rows, x.permute(0, 2, 3, 1).reshape(n, h, w * c))
-        y = torch.matmul(cols, y.reshape(n * rows.shape[0], w, c))
+        y = _batched_matmul(rows, x.permute(0, 2, 3, 1).reshape(n, h, w * c))
+        y = _batched_matmul(cols, y.reshape(n * rows.shape[0], w, c))
         return y.reshape(n, rows.shape[0], cols.shape[0], c).permute(0, 3, 1, 2)
     y = torch.matmul(x.reshape(n * c, h, w), cols.t())
-    return torch.matmul(rows, y).reshape(n, c, rows.shape[0], cols.shape[0])
+    return _batched_matmul(rows, y).reshape(n, c, rows.shape[0], cols.shape[0])
 
 
-@functools.lru_cache(maxsize=256)
+def _batched_matmul(matrix: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    """``matrix @ batch`` for a 3-D batch, in pieces of at most ``_MAX_GEMM_BATCH`` (joined with a copy)."""
+    if batch.shape[0] <= _MAX_GEMM_BATCH:
+        return torch.matmul(matrix, batch)
+    return torch.cat([torch.matmul(matrix, part) for part in batch.split(_MAX_GEMM_BATCH)])
+
+
+@functools.lru_cache(maxsize=64)
 def _band(size: int, taps: Tuple[float, ...], pad: Tuple[int, int], dtype: torch.dtype,
           device: torch.device) -> torch.Tensor:
     """(size + before + after - n + 1) x size matrix M with M[o, j] = taps[j - o + before] where that is a tap:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import time
+import traceback
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -159,9 +160,15 @@ def train(args) -> Path:
     acc = make_accelerator(args)
     try:
         return _train(args, acc)
+    except BaseException as err:
+        # the stopped run's frames, held by the traceback, would keep its DDP models (and their process group)
+        traceback.clear_frames(err.__traceback__)
+        raise
     finally:
-        # Also on errors: trackers are flushed, and a process that exits with its process group alive
-        # can abort in Gloo's teardown (SIGABRT) instead of returning the error.
+        # Also on errors: trackers are flushed, and the models and the process group are released before
+        # exiting: a process that exits with them alive can abort in Gloo's teardown (SIGABRT) instead of
+        # returning (tests/test_train_script.py runs it).
+        acc.free_memory()
         acc.end_training()
 
 
