@@ -21,7 +21,8 @@ LEAKY_GAIN = math.sqrt(2.0)
 
 
 MATMUL_BLUR_MAX_SIDE = 512
-_MAX_GEMM_BATCH = 65535  # larger batched products are split: some CUDA GEMM kernels put the batch on a grid axis
+_MAX_GEMM_BATCH = 65535  # larger batched products are split, a precaution (some CUDA GEMM kernels put the batch
+# on a grid axis limited to 65535; whether cuBLAS here needs it was not tested on a GPU)
 
 
 def blur(x: torch.Tensor, taps: Sequence[float], pad: Tuple[int, int]) -> torch.Tensor:
