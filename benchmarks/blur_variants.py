@@ -9,9 +9,9 @@ it moves ~16 passes of memory per call. Variants, all the same function (checked
 reference before timing):
 
 - ``slices``: sums of shifted slices with a hand-written backward (`_SliceBlur`: tcp_hub's GPU path until
-  session 10, now for maps over 512 px a side);
+  session 10, now for float32 maps and maps over about 512 px a side);
 - ``matmul``: two products with banded matrices, no copy in channels-last memory (`_blur_matmul`:
-  tcp_hub's GPU path up to 512 px a side);
+  tcp_hub's GPU path for bf16/fp16 maps up to about 512 px a side);
 - ``depthwise``: one grouped 4x4 convolution (cuDNN; tcp_hub's CPU path);
 - ``separable``: two grouped 1-D convolutions (4x1, then 1x4);
 - ``strided``: for the skip path, which keeps only every second output (blur, then a 1x1 stride-2

@@ -4,7 +4,7 @@ R1 differentiates a discriminator's input gradient once more (a double backward)
 graphs cannot do, so on R1 steps the discriminators' calls on real images run eagerly. Inside
 `r1_pass()` `EqualConv2d` records convolutions whose derivatives at every order are cuDNN's fprop,
 dgrad and wgrad (`double_backward_conv`); PyTorch's own double backward of a convolution runs a slow
-generic kernel. The blur there is eager too: on GPUs two banded matrix products (`layers.blur`).
+generic kernel. The blur there is eager too: on GPUs under bf16 autocast two banded matrix products (`layers.blur`).
 (Compiling the blur on its own there was tried and made the pass slower: RESULTS.md, session 10.)
 
 What was recorded inside the context keeps its ops in the backward passes run after it. Outside it,
