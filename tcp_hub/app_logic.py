@@ -26,7 +26,7 @@ from .errors import InputError
 from .image_io import load_image
 from .masks import outline
 from .models import build_models
-from .pipeline import BUNDLED_MODELS, TCPPipeline
+from .pipeline import BUNDLED_MODELS, DEFAULT_DETAIL, TCPPipeline
 from .pipeline import load_pipeline as load_any
 
 logger = logging.getLogger(__name__)
@@ -172,8 +172,8 @@ def draw_outlines(image: np.ndarray, masks: Sequence[Tuple[int, np.ndarray]]) ->
 
 def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
             references: Sequence[Optional[np.ndarray]], strengths: Sequence[float], whole_image: bool = False,
-            feather: float = 0.0, seed: int = 0, show_outlines: bool = False,
-            warn=gr.Warning) -> np.ndarray:
+            feather: float = 0.0, seed: int = 0, show_outlines: bool = False, detail: float = DEFAULT_DETAIL,
+            keep_unedited: bool = True, warn=gr.Warning) -> np.ndarray:
     """Restyle ``content [H, W, 3|4]`` uint8 -> ``[H, W, 3]`` uint8 at the content's size.
 
     Args:
@@ -181,6 +181,9 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
             painted and has a reference. ``whole_image`` instead swaps the look everywhere with reference 1.
         feather: softening of region edges, px at the working size.
         seed: fixes the generator noise: equal inputs and seed give equal outputs.
+        detail: 0..1, how much of the photo's own fine detail goes back into the edit.
+        keep_unedited: keep the photo itself outside the painted regions (a few px past them the edit
+            fades into it); otherwise the whole photo is re-rendered by the model.
         warn: called with a message for problems that do not stop the edit (an empty region).
     """
     if seed is None:
@@ -194,7 +197,7 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
     references = [None if r is None else load_image(r, f"style reference for {name}")
                   for r, name in zip(references, REGION_NAMES)]
     common = dict(feather=float(feather or 0), resolution=WORKING_SIZE, max_side=MAX_SIDE, seed=int(seed),
-                  output_type="np")
+                  detail=float(detail), output_type="np")
     if whole_image:
         if references[0] is None:
             raise InputError("upload a style reference for the whole-image swap (reference 1)")
@@ -214,11 +217,13 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
     if not used and all(r is None for r in references):
         raise InputError("nothing to restyle: paint a region on the photo and give it a style reference, or "
                          f"choose '{MODE_WHOLE}'")
-    if not used:  # references only for empty regions: the photo as the model reconstructs it
-        result = pipe(content, style=content, strength=0.0, **common).images[0]
-        return to_uint8(result)
+    if not used:  # references only for empty regions: the photo, or the photo as the model renders it
+        if keep_unedited:
+            return np.asarray(content)
+        return to_uint8(pipe(content, style=content, strength=0.0, **common).images[0])
     result = pipe(content, style=[references[i] for i in used], mask=[masks[i] for i in used],
-                  strength=[float(strengths[i]) for i in used], **common).images[0]
+                  strength=[float(strengths[i]) for i in used], keep_unedited=bool(keep_unedited),
+                  **common).images[0]
     result = to_uint8(result)
     if show_outlines:
         result = draw_outlines(result, [(i, masks[i]) for i in used])
@@ -343,8 +348,11 @@ def region_index(region) -> int:
 
 @user_errors
 def stylize_handler(editor, reference_1, reference_2, reference_3, strength_1, strength_2, strength_3,
-                    mode, feather, seed, show_outlines, model):
-    """The "Run" button and the ``/stylize`` endpoint -> result ``[H, W, 3]`` uint8."""
+                    mode, feather, seed, show_outlines, model, detail=DEFAULT_DETAIL, keep_unedited=True):
+    """The "Run" button and the ``/stylize`` endpoint -> result ``[H, W, 3]`` uint8.
+
+    ``detail`` and ``keep_unedited`` came after the others and have defaults, so older API calls still work.
+    """
     if mode not in MODES:
         raise InputError(f"mode must be one of {MODES}; got {mode!r}")
     content = editor_background(editor)
@@ -352,7 +360,8 @@ def stylize_handler(editor, reference_1, reference_2, reference_3, strength_1, s
     pipe = MODEL_CACHE.get(model)
     return stylize(pipe, content, masks, [reference_1, reference_2, reference_3],
                    [strength_1, strength_2, strength_3], whole_image=mode == MODE_WHOLE, feather=feather,
-                   seed=seed, show_outlines=bool(show_outlines))
+                   seed=seed, show_outlines=bool(show_outlines), detail=DEFAULT_DETAIL if detail is None else detail,
+                   keep_unedited=True if keep_unedited is None else bool(keep_unedited))
 
 
 @user_errors

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from .errors import InputError
+from .pipeline import DEFAULT_DETAIL
 
 DEFAULT_MODEL = "tcp-scenes"
 
@@ -28,7 +29,8 @@ def _swap(args) -> None:
     pipe = _load_pipeline(args.model, args.device, args.dtype)
     strengths = args.strength or [1.0]
     result = pipe(args.content, style=args.style, mask=args.mask or None, strength=strengths,
-                  feather=args.feather, resolution=args.resolution, seed=None if args.no_noise else args.seed)
+                  feather=args.feather, resolution=args.resolution, seed=None if args.no_noise else args.seed,
+                  keep_unedited=args.keep_unedited, detail=args.detail)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.images[0].save(out)
@@ -74,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--feather", type=float, default=0.0, help="soften mask edges (px)")
     swap.add_argument("--seed", type=int, default=0, help="noise seed (same seed, same output)")
     swap.add_argument("--no-noise", action="store_true", help="switch the generator's noise off")
+    swap.add_argument("--keep_unedited", action=argparse.BooleanOptionalAction, default=True,
+                      help="with --mask: keep the photo pixel for pixel outside the painted regions (a few px "
+                           "past them the edit fades into it); --no-keep_unedited re-renders the whole photo")
+    swap.add_argument("--detail", type=float, default=DEFAULT_DETAIL,
+                      help=f"0..1: how much of the photo's own fine detail to add back inside the edit "
+                           f"(default {DEFAULT_DETAIL:g})")
     swap.add_argument("-o", "--output", required=True, help="output image path (.png, .jpg, ...)")
     common(swap)
     swap.set_defaults(func=_swap)

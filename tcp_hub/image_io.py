@@ -4,6 +4,7 @@ Anything a user may hand us (a path, a PIL image of any mode, a numpy array, a t
 an RGB PIL image; the model sees ``[1, 3, H, W]`` tensors in [-1, 1] whose sides are multiples of 16.
 """
 
+import math
 import os
 from pathlib import Path
 from typing import List, Tuple, Union
@@ -171,3 +172,19 @@ def resize_tensor(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     if x.shape[-2] >= size[0] and x.shape[-1] >= size[1]:
         return F.interpolate(x, size=size, mode="area")
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Blur ``[..., H, W]`` with a Gaussian of standard deviation ``sigma`` px (cut at 3 sigma, borders replicated)."""
+    if sigma <= 0:
+        return x
+    half = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-half, half + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = (k / k.sum()).to(x)
+    shape = x.shape
+    y = x.reshape(-1, 1, *shape[-2:])
+    y = F.pad(y, (half, half, half, half), mode="replicate")
+    y = F.conv2d(y, k.view(1, 1, 1, -1))
+    y = F.conv2d(y, k.view(1, 1, -1, 1))
+    return y.reshape(shape)

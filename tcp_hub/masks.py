@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .errors import InputError
-from .image_io import open_image_file
+from .image_io import gaussian_blur, open_image_file
 
 MaskInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
@@ -70,19 +70,46 @@ def fit_mask(mask: torch.Tensor, size: Tuple[int, int], index: int = 0, resize_m
 
 
 def feather(mask: torch.Tensor, radius: float) -> torch.Tensor:
-    """Soften ``[..., H, W]`` mask edges with a Gaussian blur of standard deviation ``radius`` px."""
-    if radius <= 0:
+    """Soften ``[..., H, W]`` mask edges with a Gaussian blur of standard deviation ``radius`` px.
+
+    The blur reaches ``ceil(3 * radius)`` px past the painted pixels and no farther.
+    """
+    return gaussian_blur(mask, radius).clamp(0, 1) if radius > 0 else mask
+
+
+def grow(mask: torch.Tensor, margin: float) -> torch.Tensor:
+    """Extend ``[..., H, W]`` mask by ``margin`` px with a smooth falloff.
+
+    A grey dilation with a smooth ramp, ``out(p) = max_q mask(q) * (1 - smoothstep(|p - q| / margin))``:
+    never below ``mask``, its slope at most ``1.5 / margin`` per px, and exactly 0 at ``margin`` px or
+    more from every non-zero pixel (so what lies beyond stays untouched).
+    """
+    if margin <= 0:
         return mask
-    half = max(1, int(math.ceil(3 * radius)))
-    x = torch.arange(-half, half + 1, dtype=torch.float32)
-    k = torch.exp(-0.5 * (x / radius) ** 2)
-    k = (k / k.sum()).to(mask)
-    shape = mask.shape
-    m = mask.reshape(-1, 1, *shape[-2:])
-    m = F.pad(m, (half, half, half, half), mode="replicate")
-    m = F.conv2d(m, k.view(1, 1, 1, -1))
-    m = F.conv2d(m, k.view(1, 1, -1, 1))
-    return m.reshape(shape).clamp(0, 1)
+    reach = int(math.ceil(margin))
+    h, w = mask.shape[-2:]
+    padded = F.pad(mask.reshape(-1, 1, h, w), (reach,) * 4)
+    out = torch.zeros_like(padded[..., :h, :w])
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            t = math.hypot(dy, dx) / margin
+            if t >= 1:
+                continue
+            weight = 1 - t * t * (3 - 2 * t)
+            out = torch.maximum(out, weight * padded[..., reach + dy:reach + dy + h, reach + dx:reach + dx + w])
+    return out.reshape(mask.shape)
+
+
+def resample_mask(mask: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Resample ``[B, C, H, W]`` soft masks to ``size`` (H, W): area when shrinking, bilinear when enlarging.
+
+    Unlike bicubic, neither overshoots [0, 1] nor spreads a mask more than one source pixel.
+    """
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    if mask.shape[-2] >= size[0] and mask.shape[-1] >= size[1]:
+        return F.interpolate(mask, size=size, mode="area")
+    return F.interpolate(mask, size=size, mode="bilinear", align_corners=False)
 
 
 def prepare_masks(masks: Sequence[MaskInput], size: Tuple[int, int], resize_mask: bool = True) -> torch.Tensor:

@@ -10,13 +10,23 @@ from diffusers import DiffusionPipeline, ModelMixin  # noqa: F401  (ModelMixin: 
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 
 from .errors import InputError
-from .image_io import (DEFAULT_MAX_SIDE, ImageInput, check_size, load_image, pad_to_multiple, pil_to_tensor,
-                       resize_longest_side, resize_tensor, tensor_to_output)
-from .masks import MaskInput, feather as feather_masks, prepare_masks, region_weights
+from .image_io import (DEFAULT_MAX_SIDE, ImageInput, check_size, gaussian_blur, load_image, pad_to_multiple,
+                       pil_to_tensor, resize_longest_side, resize_tensor, tensor_to_output)
+from .masks import MaskInput, feather as feather_masks, grow, prepare_masks, region_weights, resample_mask
 from .models import TCPEncoder, TCPGenerator
 
 BUNDLED_DIR = Path(__file__).parent / "weights"
 BUNDLED_MODELS = {"tcp-scenes": BUNDLED_DIR / "tcp-scenes"}
+
+# Region edits with ``keep_unedited``: the generator's output fades into the photo over this many px
+# (at the working size) past the feathered mask: half a content-code cell, wide enough that the
+# blend leaves no visible step, narrow enough that the photo stays untouched close to the paint.
+KEEP_MARGIN = 8.0
+# ``detail``: how much of the photo's own fine detail goes back into an edit by default, and the
+# scale (px at the working size) below which detail counts as "fine"; chosen by measurement, see
+# benchmarks/detail_transfer.py.
+DEFAULT_DETAIL = 1.0
+DETAIL_SIGMA = 1.5
 
 
 def resolve_model_path(name_or_path: Union[str, os.PathLike]) -> Union[str, os.PathLike]:
@@ -30,6 +40,28 @@ def _as_list(x) -> Optional[list]:
     if x is None:
         return None
     return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def photo_detail(photo: torch.Tensor, working_photo: torch.Tensor, reconstruction: torch.Tensor,
+                 sigma: Optional[float] = DETAIL_SIGMA) -> torch.Tensor:
+    """What of the photo the generator does not draw, to add back onto an edit.
+
+    The residual ``photo - reconstruction``, high-passed by subtracting its Gaussian blur of ``sigma`` px
+    (``None`` or 0: the whole residual). The low-pass is taken at the working size and upsampled, so
+    when the photo is larger than the working size its finer detail is all included.
+
+    Args:
+        photo: ``[B, 3, H, W]`` in [-1, 1], at the size of the output.
+        working_photo: ``[B, 3, h, w]`` the photo at the working size (``photo`` itself when ``h, w == H, W``).
+        reconstruction: ``[B, 3, h, w]`` the model's rendering of the photo with its own style code.
+
+    Returns:
+        ``[B, 3, H, W]`` to add (times an amount) to the edit.
+    """
+    smooth = reconstruction.float()
+    if sigma:
+        smooth = smooth + gaussian_blur(working_photo.float() - smooth, sigma)
+    return photo.float() - resize_tensor(smooth, tuple(photo.shape[-2:]))
 
 
 def interpolate_style(source: torch.Tensor, target: torch.Tensor, strength: float) -> torch.Tensor:
@@ -91,12 +123,14 @@ class TCPPipeline(DiffusionPipeline):
         return self.encoder.downsample_factor
 
     def _model_input(self, image: ImageInput, what: str, resolution: Optional[int], max_side: int):
-        """Any image input -> (padded ``[B, 3, H', W']`` in [-1, 1] on device, working (H, W), original (H, W))."""
+        """Any image input -> (padded ``[B, 3, h', w']`` in [-1, 1] on device, working (h, w), original (H, W),
+        the image at its original size ``[B, 3, H, W]`` in [-1, 1] on the CPU)."""
         if isinstance(image, torch.Tensor) and image.ndim == 4 and image.shape[0] > 1:
             x = image.float()
             if x.min() < -1e-3 or x.max() > 1 + 1e-3:
                 raise InputError(f"{what} tensor values must be in [0, 1]; got [{x.min():.3g}, {x.max():.3g}]")
             x = x * 2 - 1
+            photo = x
             original = tuple(x.shape[-2:])
             if max(original) > max_side:
                 raise InputError(f"{what} is {original[1]}x{original[0]}; the longest side may be at most {max_side} px")
@@ -107,12 +141,11 @@ class TCPPipeline(DiffusionPipeline):
             img = load_image(image, what)
             check_size(img, max_side, what)
             original = (img.height, img.width)
-            if resolution:
-                img = resize_longest_side(img, resolution)
-            x = pil_to_tensor(img)
+            photo = pil_to_tensor(img)
+            x = pil_to_tensor(resize_longest_side(img, resolution)) if resolution else photo
         working = tuple(x.shape[-2:])
         x = pad_to_multiple(x, self._multiple)
-        return x.to(self.device, self.encoder.dtype), working, original
+        return x.to(self.device, self.encoder.dtype), working, original, photo
 
     @torch.no_grad()
     def encode(self, image: ImageInput, resolution: Optional[int] = None, max_side: int = DEFAULT_MAX_SIDE
@@ -121,7 +154,7 @@ class TCPPipeline(DiffusionPipeline):
 
         The content code covers the image padded to multiples of 16 on the right and bottom.
         """
-        x, _, _ = self._model_input(image, "image", resolution, max_side)
+        x = self._model_input(image, "image", resolution, max_side)[0]
         return self.encoder(x)
 
     @torch.no_grad()
@@ -155,6 +188,8 @@ class TCPPipeline(DiffusionPipeline):
         resolution: Optional[int] = None,
         max_side: int = DEFAULT_MAX_SIDE,
         seed: Optional[int] = 0,
+        keep_unedited: bool = True,
+        detail: float = DEFAULT_DETAIL,
         output_type: str = "pil",
         return_dict: bool = True,
     ):
@@ -173,6 +208,14 @@ class TCPPipeline(DiffusionPipeline):
                 back to the input's size; ``None`` works at the input's own size.
             max_side: refuse inputs whose longest side exceeds this many pixels.
             seed: fixes the generator noise, so equal inputs give equal outputs; ``None`` disables noise.
+            keep_unedited: region edits only: keep the input photo, pixel for pixel at its own size, wherever
+                nothing was painted. The generator's output is used where the feathered masks reach and
+                fades into the photo over `KEEP_MARGIN` (8) px at the working size past them (scaled to the
+                input's size, plus a pixel of resampling when ``resolution`` rescales); beyond that the
+                output is the photo. ``False``: the whole photo as the generator renders it.
+            detail: 0..1, how much of the photo's own fine detail (what the generator cannot draw,
+                `photo_detail`) to add back inside the edited regions, or everywhere in a global swap.
+                Costs one more generator pass when above 0.
             output_type: ``"pil"``, ``"np"`` (``[B, H, W, 3]`` in [0, 1]) or ``"pt"`` (``[B, 3, H, W]`` in [0, 1]).
 
         Returns:
@@ -198,8 +241,11 @@ class TCPPipeline(DiffusionPipeline):
                 raise InputError(f"strength {i + 1} is {s}; strengths must be between 0 (unchanged) and 1 (full reference)")
         if feather < 0:
             raise InputError(f"feather must be >= 0 px; got {feather}")
+        if not 0.0 <= float(detail) <= 1.0:
+            raise InputError(f"detail is {detail}; it must be between 0 (the generator's output) and 1 (all of "
+                             "the photo's fine detail)")
 
-        x, (h, w), original = self._model_input(content, "content image", resolution, max_side)
+        x, (h, w), original, photo = self._model_input(content, "content image", resolution, max_side)
         content_code, own_style = self.encoder(x)
         ref_styles = [self.encoder(self._model_input(s, f"style image {i + 1}", resolution, max_side)[0])[1]
                       for i, s in enumerate(styles)]
@@ -207,18 +253,30 @@ class TCPPipeline(DiffusionPipeline):
         new_styles = [interpolate_style(own_style, ref.expand(batch, -1), float(a))
                       for ref, a in zip(ref_styles, strengths)]
 
+        edited = None  # [1, 1, h, w]: how much of each pixel the masks edit; None for a global swap
         if masks is None:
             images = self._generate(content_code, new_styles[0], None, seed)
         else:
             region = prepare_masks(masks, original, resize_mask=resize_mask)
             region = feather_masks(resize_tensor(region[None], (h, w))[0].clamp(0, 1), feather)
             weights = region_weights(region)  # [K+1, h, w]
+            edited = (1 - weights[:1])[None]
             weights = pad_to_multiple(weights[None], self._multiple)
             weights = weights.to(self.device, content_code.dtype).expand(batch, -1, -1, -1)
             all_styles = torch.stack([own_style] + new_styles, dim=1)
             images = self._generate(content_code, all_styles, weights, seed)
 
-        images = resize_tensor(images[..., :h, :w].float(), original)
+        images = resize_tensor(images[..., :h, :w].float(), original).clamp(-1, 1)
+        if detail > 0:
+            reconstruction = self._generate(content_code, own_style, None, seed)[..., :h, :w].clamp(-1, 1)
+            added = float(detail) * photo_detail(photo.to(images.device), x[..., :h, :w], reconstruction)
+            if edited is not None:
+                added = added * resample_mask(edited, original).to(images.device)
+            images = (images + added).clamp(-1, 1)
+        if edited is not None and keep_unedited:
+            photo = photo.to(images.device)
+            keep_weight = resample_mask(grow(edited, KEEP_MARGIN), original).to(images.device)
+            images = photo + keep_weight * (images - photo)  # exactly the photo where the weight is 0
         images = tensor_to_output(images, output_type)
         if not return_dict:
             return (images,)

@@ -48,6 +48,21 @@ def test_region_swap_changes_only_the_masked_half(model_dir, files):
     assert np.abs(region[:, :8] - swapped[:, :8]).max() <= 1
 
 
+def test_region_swap_keeps_the_photo_outside_the_mask_unless_told_not_to(model_dir, files):
+    kept, rendered = files / "kept.png", files / "rendered.png"
+    common = ["--model", model_dir, "--content", str(files / "content.png"), "--style", str(files / "style.png"),
+              "--mask", str(files / "mask.png")]
+    assert main(["swap", *common, "-o", str(kept)]) == 0
+    assert main(["swap", *common, "--no-keep_unedited", "--detail", "0.3", "-o", str(rendered)]) == 0
+    photo = np.asarray(Image.open(files / "content.png"))
+    assert np.array_equal(np.asarray(Image.open(kept))[:, 50:], photo[:, 50:])  # the mask covers x < 35
+    pipe = TCPPipeline.from_pretrained(model_dir)
+    expected = pipe(str(files / "content.png"), [str(files / "style.png")], mask=[str(files / "mask.png")],
+                    resolution=256, keep_unedited=False, detail=0.3).images[0]
+    assert np.array_equal(np.asarray(Image.open(rendered)), np.asarray(expected))
+    assert not np.array_equal(np.asarray(Image.open(rendered))[:, 50:], photo[:, 50:])
+
+
 def test_encode_writes_codes(model_dir, files):
     out = files / "codes.safetensors"
     assert main(["encode", "--model", model_dir, "--image", str(files / "content.png"), "-o", str(out)]) == 0
@@ -59,6 +74,7 @@ def test_encode_writes_codes(model_dir, files):
     (["--style", "{d}/missing.png"], "does not exist"),
     (["--style", "{d}/style.png", "--mask", "{d}/mask.png", "--mask", "{d}/mask.png"], "2 --mask but 1 --style"),
     (["--style", "{d}/style.png", "--strength", "2"], "between 0"),
+    (["--style", "{d}/style.png", "--detail", "-1"], "detail is -1"),
 ])
 def test_bad_input_exits_non_zero_with_one_line(model_dir, files, capsys, extra, message):
     args = ["swap", "--model", model_dir, "--content", str(files / "content.png"), "-o", str(files / "x.png")]

@@ -5,9 +5,10 @@ import math
 import pytest
 import torch
 
-from tcp_hub.evaluation.metrics import (band_masks, colour_transfer_gain, edge_agreement,
-                                        edge_magnitude, frechet_distance, l1, lab_frechet_distance, lab_to_rgb,
-                                        psnr, region_differences, reinhard_transfer, rgb_to_lab)
+from tcp_hub.evaluation.metrics import (band_masks, colour_transfer_gain, down_up, edge_agreement,
+                                        edge_magnitude, frechet_distance, gaussian_blur, l1, lab_frechet_distance,
+                                        lab_to_rgb, laplacian_variance, psnr, region_differences,
+                                        reinhard_transfer, rgb_to_lab, ssim)
 
 
 def _rgb(*values):
@@ -152,3 +153,125 @@ def test_region_differences_are_nan_for_an_empty_region():
 def test_mismatched_images_are_refused_with_their_shapes():
     with pytest.raises(ValueError, match=r"same shape.*\(1, 3, 8, 8\).*\(1, 3, 4, 4\)"):
         l1(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 4, 4))
+
+
+# ---- SSIM ----------------------------------------------------------------------------------------
+def _texture(seed=0, size=32):
+    """[1, 3, size, size] smooth random texture in [-0.8, 0.8] (so noise and shifts stay in range)."""
+    g = torch.Generator().manual_seed(seed)
+    small = torch.rand(1, 3, size // 4, size // 4, generator=g) * 1.6 - 0.8
+    return torch.nn.functional.interpolate(small, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def test_ssim_of_identical_images_is_one():
+    x = _texture()
+    assert float(ssim(x, x)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_ssim_of_two_flat_images_is_the_luminance_term_on_the_0_1_scale():
+    # Flat images have no contrast or structure, so SSIM = (2 p q + C1) / (p^2 + q^2 + C1), C1 = 0.01^2,
+    # with p and q the grey levels in [0, 1].
+    p, q, c1 = 0.2, 0.5, 0.01 ** 2
+    got = ssim(torch.full((1, 3, 16, 16), 2 * p - 1), torch.full((1, 3, 16, 16), 2 * q - 1))
+    assert float(got) == pytest.approx((2 * p * q + c1) / (p * p + q * q + c1), rel=1e-5)
+
+
+def test_ssim_of_an_11px_image_is_the_gaussian_weighted_formula_of_the_paper():
+    # At 11 x 11 there is a single window: SSIM is the paper's formula with Gaussian-weighted statistics.
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.rand(1, 3, 11, 11, generator=g), torch.rand(1, 3, 11, 11, generator=g)  # in [0, 1]
+    x = torch.arange(11, dtype=torch.float64) - 5
+    w1 = torch.exp(-x ** 2 / (2 * 1.5 ** 2))
+    w = torch.outer(w1, w1) / torch.outer(w1, w1).sum()
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    values = []
+    for ch in range(3):
+        u, v = a[0, ch].double(), b[0, ch].double()
+        mu_u, mu_v = (w * u).sum(), (w * v).sum()
+        var_u, var_v = (w * (u - mu_u) ** 2).sum(), (w * (v - mu_v) ** 2).sum()
+        cov = (w * (u - mu_u) * (v - mu_v)).sum()
+        values.append((2 * mu_u * mu_v + c1) * (2 * cov + c2) / ((mu_u ** 2 + mu_v ** 2 + c1) * (var_u + var_v + c2)))
+    assert float(ssim(a * 2 - 1, b * 2 - 1)) == pytest.approx(float(sum(values) / 3), abs=1e-6)
+
+
+def test_ssim_agrees_with_scikit_image_on_the_0_1_scale():
+    metrics = pytest.importorskip("skimage.metrics")
+    a = _texture(seed=4, size=40)
+    b = (a + 0.2 * torch.randn(a.shape, generator=torch.Generator().manual_seed(5))).clamp(-1, 1)
+    to_01 = lambda x: ((x[0].double() + 1) / 2).numpy()  # noqa: E731
+    expected = metrics.structural_similarity(to_01(a), to_01(b), channel_axis=0, gaussian_weights=True,
+                                             sigma=1.5, use_sample_covariance=False, data_range=1.0)
+    assert float(ssim(a, b)) == pytest.approx(expected, abs=1e-6)
+
+
+def test_ssim_is_symmetric():
+    a, b = _texture(seed=1), _texture(seed=2)
+    assert float(ssim(a, b)) == pytest.approx(float(ssim(b, a)), abs=1e-7)
+
+
+def test_ssim_falls_as_noise_grows():
+    x = _texture(seed=6)
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(7))
+    scores = [float(ssim(x, x + s * noise)) for s in (0.0, 0.02, 0.05, 0.1, 0.2)]
+    assert scores[0] == pytest.approx(1.0, abs=1e-6)
+    assert all(later < earlier for earlier, later in zip(scores, scores[1:]))
+
+
+def test_ssim_barely_counts_a_small_brightness_shift_but_does_count_a_blur():
+    x = _texture(seed=8) + 0.1 * torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(9))
+    assert float(ssim(x, x + 0.05)) > 0.99
+    assert float(ssim(x, gaussian_blur(x, 1.5))) < 0.9
+
+
+def test_ssim_refuses_images_smaller_than_its_window():
+    with pytest.raises(ValueError, match="at least 11x11"):
+        ssim(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8))
+
+
+# ---- sharpness and the baselines' image operations -----------------------------------------------
+def test_laplacian_variance_of_a_flat_image_is_zero():
+    assert float(laplacian_variance(torch.full((1, 3, 8, 8), 0.3))) == 0.0
+
+
+def test_laplacian_variance_of_one_pixel_black_white_columns():
+    # Columns alternate 0 / 255: the 4-neighbour Laplacian is +-510 everywhere, so its variance is 510^2.
+    img = (torch.arange(8) % 2).float().mul(2).sub(1).expand(1, 3, 8, 8)
+    assert float(laplacian_variance(img)) == pytest.approx(510.0 ** 2, rel=1e-6)
+
+
+def test_laplacian_variance_weighs_green_most_as_luma_does():
+    red, green = -torch.ones(1, 3, 8, 8), -torch.ones(1, 3, 8, 8)
+    red[:, 0, :, ::2], green[:, 1, :, ::2] = 1, 1
+    assert float(laplacian_variance(green) / laplacian_variance(red)) == pytest.approx((0.587 / 0.299) ** 2, rel=1e-5)
+
+
+def test_laplacian_variance_falls_with_blur():
+    x = _texture(seed=10) + 0.1 * torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(11))
+    sharpness = [float(laplacian_variance(gaussian_blur(x, s))) for s in (0.0, 0.8, 1.5, 3.0)]
+    assert all(later < earlier for earlier, later in zip(sharpness, sharpness[1:]))
+
+
+def test_gaussian_blur_keeps_flat_images_and_spreads_a_point_by_sigma():
+    flat = torch.full((1, 3, 16, 16), 0.4)
+    assert torch.allclose(gaussian_blur(flat, 1.5), flat, atol=1e-6)
+    point = torch.zeros(1, 3, 31, 31)
+    point[..., 15, 15] = 1
+    spread = gaussian_blur(point, 1.5)[0, 0]
+    assert float(spread.sum()) == pytest.approx(1.0, abs=1e-5)
+    x = torch.arange(31, dtype=torch.float32) - 15
+    assert float((spread.sum(0) * x ** 2).sum()) == pytest.approx(1.5 ** 2, rel=0.02)  # cut at 3.3 sigma
+
+
+def test_down_up_keeps_smooth_images_and_loses_fine_detail():
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 64), torch.linspace(-1, 1, 64), indexing="ij")
+    smooth = (0.5 * torch.sin(2 * xx) * torch.cos(yy)).expand(1, 3, 64, 64)
+    checker = ((torch.arange(64)[:, None] + torch.arange(64)[None]) % 2).float().mul(1.6).sub(0.8).expand(1, 3, 64, 64)
+    assert down_up(smooth).shape == smooth.shape
+    assert float(psnr(down_up(smooth), smooth)) > 40
+    assert float(down_up(checker).abs().max()) < 0.05  # a 1-px checkerboard averages to flat grey
+
+
+def test_down_up_stays_in_range():
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(12)).round() * 2 - 1
+    out = down_up(x)
+    assert float(out.min()) >= -1 and float(out.max()) <= 1

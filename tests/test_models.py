@@ -413,3 +413,17 @@ def test_blur_benchmark_variants_compute_the_library_filter():
         torch.testing.assert_close(fn(x, (1, 1)), bench.reference(x, (1, 1), 2), msg=variant)
     # the reference is tcp_hub's own blur at the same padding
     torch.testing.assert_close(bench.reference(x, bench.PAD, 1), blur(x, bench.TAPS, bench.PAD))
+
+
+@pytest.mark.parametrize("stride, channels", [(16, None), (8, None), (8, 16)])
+def test_content_stride_and_channels_set_the_content_codes_shape(stride, channels):
+    encoder, generator, _, _ = build_models("small", 64, content_stride=stride, content_channels=channels)
+    content, style = encoder(torch.randn(1, 3, 64, 64))
+    assert content.shape == (1, channels or 8, 64 // stride, 64 // stride)
+    assert encoder.downsample_factor == generator.upsample_factor == stride
+    assert generator(content, style).shape == (1, 3, 64, 64)
+
+
+def test_content_stride_other_than_8_or_16_is_refused():
+    with pytest.raises(ValueError, match="content_stride must be 8 or 16"):
+        build_models("small", content_stride=4)

@@ -1,17 +1,38 @@
-"""TCPPipeline: global swaps, region edits, strengths, sizes, outputs, determinism and bad input."""
+"""TCPPipeline: global swaps, region edits, keeping the unedited photo, detail, strengths, sizes,
+outputs, determinism and bad input."""
 
+import math
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from tcp_hub import InputError, TCPPipeline
+from tcp_hub.image_io import gaussian_blur, pad_to_multiple
+from tcp_hub.masks import region_weights
+from tcp_hub.pipeline import DETAIL_SIGMA, KEEP_MARGIN
 
 
 def run(pipe, *args, **kwargs):
     kwargs.setdefault("output_type", "np")
     return pipe(*args, **kwargs).images[0]
+
+
+def textured(width: int, height: int, seed: int = 0) -> Image.Image:
+    """A photo-like RGB image: smooth colour blobs plus fine random texture."""
+    rng = np.random.default_rng(seed)
+    blobs = Image.fromarray(np.uint8(rng.integers(0, 256, (6, 6, 3)))).resize((width, height), Image.Resampling.BICUBIC)
+    noise = rng.normal(0, 18, (height, width, 3))
+    return Image.fromarray(np.clip(np.asarray(blobs) + noise, 0, 255).astype(np.uint8))
+
+
+def farther_than(mask: np.ndarray, distance: float) -> np.ndarray:
+    """Pixels more than ``distance`` px (Euclidean, rounded up to a square) from every non-zero pixel of ``mask``."""
+    reach = int(math.ceil(distance))
+    near = F.max_pool2d(torch.from_numpy((mask > 0).astype(np.float32))[None, None], 2 * reach + 1, 1, reach)
+    return near[0, 0].numpy() == 0
 
 
 def test_output_has_the_input_size_for_sides_not_multiple_of_16(tiny_pipe, photo, reference):
@@ -27,37 +48,50 @@ def test_output_types(tiny_pipe, photo, reference):
     assert 0 <= as_np.min() and as_np.max() <= 1
 
 
-def test_same_inputs_and_seed_give_the_same_output(tiny_pipe, photo, reference):
-    a, b = run(tiny_pipe, photo, reference, seed=5), run(tiny_pipe, photo, reference, seed=5)
-    c = run(tiny_pipe, photo, reference, seed=6)
+@pytest.mark.parametrize("region", [False, True])
+def test_same_inputs_and_seed_give_the_same_output(tiny_pipe, photo, reference, region):
+    kwargs = dict(style=[reference], mask=[np.ones((50, 70), bool)]) if region else dict(style=reference)
+    a, b = run(tiny_pipe, photo, seed=5, **kwargs), run(tiny_pipe, photo, seed=5, **kwargs)
+    c = run(tiny_pipe, photo, seed=6, **kwargs)
     assert np.array_equal(a, b)
     assert np.abs(a - c).max() > 1e-3
 
 
-def test_global_swap_equals_decode_of_reference_style(tiny_pipe, photo, reference):
+def test_global_swap_without_detail_is_the_generator_output(tiny_pipe, photo, reference):
     content, _ = tiny_pipe.encode(photo)
     _, style = tiny_pipe.encode(reference)
     decoded = tiny_pipe.decode(content, style, seed=0, output_type="np")[0][:50, :70]
-    np.testing.assert_allclose(run(tiny_pipe, photo, reference), decoded, atol=1e-6)
+    np.testing.assert_allclose(run(tiny_pipe, photo, reference, detail=0.0), decoded, atol=1e-6)
+
+
+def test_region_edit_without_keep_or_detail_is_the_generator_output(tiny_pipe, photo, reference):
+    mask = np.zeros((50, 70), np.float32)
+    mask[10:40, 5:30] = 1
+    content, own = tiny_pipe.encode(photo)
+    _, style = tiny_pipe.encode(reference)
+    weights = pad_to_multiple(region_weights(torch.from_numpy(mask)[None])[None], 16)
+    decoded = tiny_pipe.decode(content, torch.stack([own, style], 1), weights, seed=0, output_type="np")[0][:50, :70]
+    out = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=0.0)
+    np.testing.assert_allclose(out, decoded, atol=1e-6)
 
 
 def test_strength_zero_is_the_reconstruction_and_one_the_full_swap(tiny_pipe, photo, reference):
     content, own = tiny_pipe.encode(photo)
     recon = tiny_pipe.decode(content, own, output_type="np")[0][:50, :70]
-    np.testing.assert_allclose(run(tiny_pipe, photo, reference, strength=0.0), recon, atol=1e-6)
-    half = run(tiny_pipe, photo, reference, strength=0.5)
-    full = run(tiny_pipe, photo, reference, strength=1.0)
+    np.testing.assert_allclose(run(tiny_pipe, photo, reference, strength=0.0, detail=0.0), recon, atol=1e-6)
+    half = run(tiny_pipe, photo, reference, strength=0.5, detail=0.0)
+    full = run(tiny_pipe, photo, reference, strength=1.0, detail=0.0)
     assert 0 < np.abs(half - recon).mean() < np.abs(full - recon).mean()
 
 
-def test_region_edit_changes_inside_and_keeps_far_outside(tiny_pipe, reference):
+def test_region_edit_without_keep_changes_inside_and_keeps_the_reconstruction_far_outside(tiny_pipe, reference):
     big = np.asarray(Image.fromarray(np.uint8(np.random.default_rng(0).integers(0, 256, (8, 8, 3))))
                      .resize((256, 256), Image.Resampling.BICUBIC))
     mask = np.zeros((256, 256), np.float32)
     mask[:64, :64] = 1
     content, own = tiny_pipe.encode(big)
     recon = tiny_pipe.decode(content, own, output_type="np")[0]
-    edited = run(tiny_pipe, big, [reference], mask=[mask])
+    edited = run(tiny_pipe, big, [reference], mask=[mask], keep_unedited=False)
     diff = np.abs(edited - recon).max(axis=2)
     assert diff[8:56, 8:56].mean() > 0.01
     assert diff[176:, :].max() < 1e-5 and diff[:, 176:].max() < 1e-5
@@ -65,10 +99,103 @@ def test_region_edit_changes_inside_and_keeps_far_outside(tiny_pipe, reference):
 
 def test_soft_masks_blend_between_the_unedited_and_the_swapped_look(tiny_pipe, photo, reference):
     recon = run(tiny_pipe, photo, reference, strength=0.0)
-    full = run(tiny_pipe, photo, [reference], mask=[np.ones((50, 70), np.float32)])
-    half = run(tiny_pipe, photo, [reference], mask=[np.full((50, 70), 0.5, np.float32)])
+    full = run(tiny_pipe, photo, [reference], mask=[np.ones((50, 70), np.float32)], keep_unedited=False)
+    half = run(tiny_pipe, photo, [reference], mask=[np.full((50, 70), 0.5, np.float32)], keep_unedited=False)
     d_full, d_half = np.abs(full - recon).mean(), np.abs(half - recon).mean()
     assert 0.2 * d_full < d_half < 0.8 * d_full
+
+
+# ---- keep_unedited -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("size, resolution, feather", [((96, 80), None, 0.0), ((96, 80), None, 3.0),
+                                                       ((300, 200), 96, 2.0)])
+def test_keep_unedited_returns_the_photo_bytes_beyond_feather_and_margin(tiny_pipe, reference, size, resolution,
+                                                                          feather):
+    image = textured(*size)
+    mask = np.zeros(size[::-1], np.uint8)
+    mask[size[1] // 4:size[1] // 2, size[0] // 4:size[0] // 2] = 255
+    out = tiny_pipe(image, [reference], mask=[mask], feather=feather, resolution=resolution).images[0]
+    assert isinstance(out, Image.Image) and out.size == image.size
+    scale = max(size) / (resolution or max(size))
+    reach = (math.ceil(3 * feather) + KEEP_MARGIN + 1) * scale + 1  # working px -> input px, plus resampling
+    kept = farther_than(mask, reach)
+    assert kept.mean() > 0.3
+    got, photo = np.asarray(out), np.asarray(image)
+    assert np.array_equal(got[kept], photo[kept])
+    inside = np.zeros_like(kept)
+    inside[size[1] // 4 + 4:size[1] // 2 - 4, size[0] // 4 + 4:size[0] // 2 - 4] = True
+    assert np.abs(got[inside].astype(int) - photo[inside]).mean() > 5
+
+
+def test_keep_unedited_fades_smoothly_into_the_photo_across_the_margin(tiny_pipe, reference):
+    image = textured(96, 64)
+    mask = np.zeros((64, 96), np.float32)
+    mask[:, :32] = 1
+    kept = run(tiny_pipe, image, [reference], mask=[mask], detail=0.0)
+    rendered = run(tiny_pipe, image, [reference], mask=[mask], detail=0.0, keep_unedited=False)
+    photo = np.asarray(image, np.float32) / 255
+    # the share of the generator's output per column: 1 on the mask, falling to 0 over KEEP_MARGIN px
+    share = ((kept - photo) * (rendered - photo)).sum((0, 2)) / ((rendered - photo) ** 2).sum((0, 2))
+    margin = int(KEEP_MARGIN)
+    np.testing.assert_allclose(share[:32], 1, atol=1e-3)
+    np.testing.assert_allclose(share[32 + margin:], 0, atol=1e-6)
+    ramp = share[31:32 + margin]
+    assert np.all(np.diff(ramp) < 0) and np.abs(np.diff(ramp)).max() < 1.5 / KEEP_MARGIN + 0.01
+
+
+def test_keep_unedited_mixes_a_soft_mask_with_the_photo(tiny_pipe, photo, reference):
+    half = np.full((50, 70), 0.5, np.float32)
+    kept = run(tiny_pipe, photo, [reference], mask=[half])
+    rendered = run(tiny_pipe, photo, [reference], mask=[half], keep_unedited=False)
+    np.testing.assert_allclose(kept, 0.5 * photo / 255 + 0.5 * rendered, atol=1e-5)
+
+
+def test_keep_unedited_does_not_change_a_global_swap(tiny_pipe, photo, reference):
+    assert np.array_equal(run(tiny_pipe, photo, reference, keep_unedited=True),
+                          run(tiny_pipe, photo, reference, keep_unedited=False))
+
+
+# ---- detail --------------------------------------------------------------------------------------------
+def test_detail_zero_adds_nothing_to_a_region_edit(tiny_pipe, photo, reference):
+    mask = np.zeros((50, 70), np.float32)
+    mask[10:40, 5:30] = 1
+    plain = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=0.0)
+    detailed = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=1.0)
+    assert np.abs(detailed - plain)[10:40, 5:30].mean() > 0.01
+    assert np.abs(detailed - plain)[:, 50:].max() < 1e-6  # nothing is added where nothing is edited
+
+
+def test_full_detail_on_the_unedited_look_gives_the_photo_up_to_a_blurred_difference(tiny_pipe):
+    image = textured(96, 64)
+    photo = torch.from_numpy(np.asarray(image, np.float32) / 255).permute(2, 0, 1)[None]
+    out = tiny_pipe(image, image, strength=0.0, detail=1.0, output_type="pt").images
+    recon = tiny_pipe(image, image, strength=0.0, detail=0.0, output_type="pt").images
+    # the photo's own detail is back; only the residual's low frequencies (sigma DETAIL_SIGMA) remain
+    expected = photo - gaussian_blur(photo - recon, DETAIL_SIGMA)
+    unclamped = (expected > 0) & (expected < 1)
+    assert unclamped.float().mean() > 0.9
+    torch.testing.assert_close(out[unclamped], expected[unclamped], atol=1e-5, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def scenes_pipe():
+    return TCPPipeline.from_pretrained("tcp-scenes")
+
+
+def test_detail_makes_a_swap_keep_the_content_edges(scenes_pipe):
+    from pathlib import Path
+
+    from tcp_hub.evaluation import edge_agreement
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    content = Image.open(examples / "valley.jpg").convert("RGB")
+    photo = torch.from_numpy(np.asarray(content, np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
+
+    def edges(detail):
+        out = scenes_pipe(content, str(examples / "ref_sunset.jpg"), detail=detail, output_type="pt").images
+        return edge_agreement(out * 2 - 1, photo).item()
+
+    without, with_detail = edges(0.0), edges(1.0)
+    assert with_detail > without + 0.1, (without, with_detail)
 
 
 def test_several_regions_each_get_their_own_reference(tiny_pipe, photo, reference):
@@ -83,10 +210,14 @@ def test_several_regions_each_get_their_own_reference(tiny_pipe, photo, referenc
     assert np.abs(two[:, -8:] - all_other[:, -8:]).max() < np.abs(two[:, -8:] - all_ref[:, -8:]).max()
 
 
-def test_empty_mask_warns_and_returns_the_reconstruction(tiny_pipe, photo, reference):
-    recon = run(tiny_pipe, photo, reference, strength=0.0)
+def test_empty_mask_warns_and_returns_the_photo_or_without_keep_the_reconstruction(tiny_pipe, photo, reference):
+    empty = [np.zeros((50, 70), np.uint8)]
     with pytest.warns(UserWarning, match="no painted pixel"):
-        out = run(tiny_pipe, photo, [reference], mask=[np.zeros((50, 70), np.uint8)])
+        out = tiny_pipe(Image.fromarray(photo), [reference], mask=empty).images[0]
+    assert np.array_equal(np.asarray(out), photo)
+    recon = run(tiny_pipe, photo, reference, strength=0.0, detail=0.0)
+    with pytest.warns(UserWarning, match="no painted pixel"):
+        out = run(tiny_pipe, photo, [reference], mask=empty, keep_unedited=False)
     np.testing.assert_allclose(out, recon, atol=1e-6)
 
 
@@ -115,6 +246,7 @@ def test_mask_alpha_channel_is_the_painted_region(tiny_pipe, photo, reference, t
     (dict(strength=1.5), "between 0"),
     (dict(strength=[0.5, 0.5]), "2 strengths for 1 style"),
     (dict(feather=-1), "feather"),
+    (dict(detail=1.5), "detail is 1.5"),
 ])
 def test_inconsistent_arguments_are_explained(tiny_pipe, photo, reference, kwargs, message):
     kwargs.setdefault("style", reference)

@@ -369,3 +369,30 @@ def test_init_from_a_hub_repo_id_through_the_offline_cache(tmp_path, with_discri
     before, after = weights(first / "discriminators" / "discriminator"), \
         weights(tmp_path / "second" / "discriminators" / "discriminator")
     assert all(torch.equal(before[k], after[k]) for k in before) == with_discriminators
+
+
+def _photo_folder(root, count=6):
+    g = torch.Generator().manual_seed(0)
+    for i in range(count):
+        pixels = (torch.rand(3, 40 + 8 * i, 56, generator=g) * 255).byte().permute(1, 2, 0).numpy()
+        Image.fromarray(pixels).save(root / f"{i}.png")
+    return root
+
+
+def test_photos_on_the_device_train_and_resume_exactly_like_an_uninterrupted_run(tmp_path):
+    photos = _photo_folder(tmp_path)
+    common = ["--train_data_dir", photos, "--dataset", "folder", "--data_preset", "random_crop", "--data_on_device",
+              "--checkpointing_steps", 3, "--write_rank_checksums"]
+    run_script("--output_dir", tmp_path / "straight", "--max_train_steps", 6, *common)
+    run_script("--output_dir", tmp_path / "split", "--max_train_steps", 3, *common)
+    run_script("--output_dir", tmp_path / "split", "--max_train_steps", 6, "--resume_from_checkpoint", "latest",
+               *common)
+    assert json.loads((tmp_path / "straight" / "rank-0.json").read_text()) == \
+        json.loads((tmp_path / "split" / "rank-0.json").read_text())
+    assert "6 images" in (tmp_path / "straight" / "README.md").read_text()
+
+
+def test_photos_on_the_device_need_a_folder_and_random_crops(tmp_path):
+    args = parse_args(TINY + ["--data_on_device", "--output_dir", str(tmp_path / "run")])
+    with pytest.raises(InputError, match="--data_on_device needs a folder of photos"):
+        train(args)

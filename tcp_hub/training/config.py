@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from ..errors import InputError
+from .diffaugment import check_policy
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -41,6 +42,11 @@ class TrainerConfig:
     d_rec_weight: float = _opt(0.5, "discriminator's weight on reconstructions as fakes")
     d_swap_weight: float = _opt(0.5, "discriminator's weight on swaps (and region-mixed images) as fakes")
     patch_gan_weight: float = _opt(1.0, "weight of the co-occurrence (patch) GAN loss")
+    perceptual_weight: float = _opt(0.0, "weight of the perceptual reconstruction loss (EfficientNet-Lite0 features, "
+                                         "tcp_hub.perceptual; needs the 'train' extra); 0: off")
+    diffaugment: str = _opt("", "DiffAugment policy for every discriminator input, real and fake, in both steps: a "
+                                "comma-separated subset of color,translation,cutout ('' off); the patch "
+                                "discriminator's crops and references share one colour transform per image")
     code_consistency_weight: float = _opt(1.0, "TCP code consistency weight")
     code_consistency_style_weight: float = _opt(1.0, "lambda_style: weight of L1(sg, s') inside code consistency")
     code_consistency_interval: int = _opt(16, "compute code consistency every K generator steps")
@@ -78,6 +84,9 @@ class TrainerConfig:
         for name in ("code_consistency_interval", "r1_interval", "num_crops", "nan_check_steps"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.perceptual_weight < 0:
+            raise InputError(f"perceptual_weight must be >= 0, got {self.perceptual_weight}")
+        self.diffaugment = check_policy(self.diffaugment)
         if self.mask_workers < -1:
             raise InputError(f"mask_workers must be -1 (automatic), 0 or more, got {self.mask_workers}")
         if self.compile_mode not in COMPILE_MODES:
@@ -105,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data_preset", default="resize_crop", choices=("resize", "resize_crop", "random_crop"),
                       help="preprocessing: 'resize' (aligned faces), 'resize_crop' (LSUN-like), 'random_crop' "
                            "(large scene photos)")
+    data.add_argument("--min_crop_fraction", type=float, default=0.25,
+                      help="'random_crop': smallest crop side, as a fraction of the photo's short side")
+    data.add_argument("--data_on_device", action=argparse.BooleanOptionalAction, default=False,
+                      help="decode the training photos once and keep them on the training device, where the "
+                           "random crops and flips are cut (folder data, 'random_crop' preset; no loader workers). "
+                           "For small models on a few hundred photos, whose runs otherwise wait for PIL")
     data.add_argument("--synthetic_length", type=int, default=100_000, help="images in the synthetic dataset")
     data.add_argument("--resolution", type=int, default=256, help="training image side in pixels")
     data.add_argument("--holdout", type=int, default=0,
@@ -120,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = p.add_argument_group("run")
     run.add_argument("--output_dir", default="tcp-model")
     run.add_argument("--preset", default="full", choices=("full", "small", "tiny"), help="model size")
+    run.add_argument("--content_stride", type=int, default=None, choices=(8, 16),
+                     help="content code at H/8 or H/16 (the preset's default, 16): 8 keeps more detail")
+    run.add_argument("--content_channels", type=int, default=None,
+                     help="channels of the content code (default: the preset's, 8)")
     run.add_argument("--train_batch_size", type=int, default=16, help="images per process per step (even)")
     run.add_argument("--max_train_steps", type=int, default=100_000, help="optimiser steps")
     run.add_argument("--max_train_minutes", type=float, default=None,
@@ -212,6 +231,7 @@ def args_to_dict(args: argparse.Namespace) -> dict:
 def losses_used(config: TrainerConfig) -> List[Tuple[str, float]]:
     """``(term, weight)`` of every loss a run with ``config`` optimises (for the model card)."""
     terms = [("reconstruction L1", config.reconstruction_weight),
+             ("perceptual reconstruction (EfficientNet-Lite0 features)", config.perceptual_weight),
              ("GAN on reconstructions", config.gan_rec_weight),
              ("GAN on swaps", config.gan_swap_weight),
              ("patch co-occurrence GAN", config.patch_gan_weight),
@@ -221,4 +241,6 @@ def losses_used(config: TrainerConfig) -> List[Tuple[str, float]]:
         terms += [(f"code consistency (every {config.code_consistency_interval} steps, "
                    f"lambda_style {config.code_consistency_style_weight:g})", config.code_consistency_weight),
                   ("content alignment (+ GAN on region-mixed images)", config.alignment_weight)]
+    if config.diffaugment:
+        terms.append((f"DiffAugment ({config.diffaugment}) on every discriminator input", 1.0))
     return [(name, weight) for name, weight in terms if weight]

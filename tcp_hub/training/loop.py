@@ -15,7 +15,6 @@ checkpoints and draws samples on schedule, and finally writes the output folder:
 import contextlib
 import hashlib
 import json
-import math
 import time
 import traceback
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Dict, List, Optional
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, GradScalerKwargs, ProjectConfiguration, set_seed
-from torch.utils.data import ConcatDataset, DataLoader, Subset
+from torch.utils.data import ConcatDataset, Subset
 from tqdm.auto import tqdm
 
 from .. import hub
@@ -32,6 +31,7 @@ from ..data import build_dataset
 from ..errors import InputError
 from ..models import TCPDiscriminator, TCPPatchDiscriminator, build_models
 from ..pipeline import TCPPipeline, load_pipeline, resolve_model_path
+from .batches import make_batch_source
 from .checkpointing import load_checkpoint, register_hooks, resolve_checkpoint, save_checkpoint
 from .config import TrainerConfig, args_to_dict, losses_used
 from .samples import sample_grid, save_grid
@@ -56,6 +56,7 @@ def make_datasets(args):
     dataset = build_dataset(train_data_dir=args.train_data_dir, dataset_name=args.dataset_name,
                             dataset=args.dataset, resolution=args.resolution, preset=args.data_preset,
                             synthetic_length=args.synthetic_length, seed=args.seed,
+                            min_crop_fraction=args.min_crop_fraction,
                             exclude=read_exclude_list(args.exclude_list))
     n = len(dataset)
     if args.holdout < 0 or args.holdout >= n:
@@ -86,7 +87,7 @@ def read_exclude_list(path) -> Optional[List[str]]:
 def initial_models(args):
     """Fresh (E, G, D, Dpatch) of ``--preset``; with ``--init_from``, the networks that model has start
     from its weights. Returns the models and a line saying what was initialised (``""`` without it)."""
-    models = build_models(args.preset, args.resolution)
+    models = build_models(args.preset, args.resolution, args.content_stride, args.content_channels)
     if not args.init_from:
         return models, ""
     pipe = load_pipeline(args.init_from)
@@ -176,22 +177,15 @@ def _train(args, acc: Accelerator) -> Path:
     out = Path(args.output_dir)
     set_seed(args.seed)
     dataset, train_set, holdout = make_datasets(args)
-    loader = DataLoader(train_set, batch_size=args.train_batch_size, shuffle=True, drop_last=True,
-                        num_workers=args.dataloader_num_workers, pin_memory=acc.device.type == "cuda",
-                        persistent_workers=args.dataloader_num_workers > 0)
     checkpoint = resolve_checkpoint(out, args.resume_from_checkpoint)
     if checkpoint is not None:  # the checkpoint holds the weights: --init_from is not loaded
-        models, initialised = build_models(args.preset, args.resolution), ""
+        models = build_models(args.preset, args.resolution, args.content_stride, args.content_channels)
+        initialised = ""
     else:
         models, initialised = initial_models(args)
     trainer = TCPTrainer(*models, TrainerConfig.from_args(args), acc)
     register_hooks(trainer)
-    loader = acc.prepare(loader)
-    steps_per_epoch = len(loader) // args.gradient_accumulation_steps
-    if steps_per_epoch == 0:
-        n_images = len(train_set) // args.dataset_repeats
-        raise InputError(f"{n_images} training images make no full batch of {args.train_batch_size} per "
-                         f"process x {acc.num_processes} processes; add images or lower --train_batch_size")
+    batches = make_batch_source(args, acc, dataset, train_set)
 
     if initialised:
         acc.print(initialised)
@@ -210,42 +204,37 @@ def _train(args, acc: Accelerator) -> Path:
 
     progress = tqdm(total=args.max_train_steps, initial=trainer.global_step, desc="training",
                     disable=not acc.is_local_main_process)
-    first_epoch = trainer.global_step // steps_per_epoch
-    skip = (trainer.global_step % steps_per_epoch) * args.gradient_accumulation_steps
     last_log = (time.perf_counter(), trainer.global_step)
     deadline = time.perf_counter() + 60 * args.max_train_minutes if args.max_train_minutes else None
     out_of_time = False
     try:  # a run stopped by an error still closes its progress bar and mask worker
-        for epoch in range(first_epoch, math.ceil(args.max_train_steps / steps_per_epoch) + 1):
-            if trainer.global_step >= args.max_train_steps or out_of_time:
+        for images in batches(trainer.global_step):
+            if trainer.global_step >= args.max_train_steps:
                 break
-            loader.set_epoch(epoch)
-            batches = acc.skip_first_batches(loader, skip) if epoch == first_epoch and skip else loader
-            for images in batches:
-                with _stop_on_non_finite(trainer, out, args, acc):
-                    terms = trainer.run_step(images)
-                if not acc.sync_gradients:
-                    continue
-                step = trainer.global_step
-                progress.update(1)
-                if step % args.logging_steps == 0 or step == args.max_train_steps:
-                    values = dict(zip(terms, torch.stack([v.float() for v in terms.values()]).tolist()))
-                    now = time.perf_counter()
-                    values["images_per_second"] = (step - last_log[1]) * images_per_step / max(now - last_log[0], 1e-9)
-                    values["lr"] = trainer.opt_g.param_groups[0]["lr"]
-                    last_log = (now, step)
-                    acc.log(values, step=step)
-                    progress.set_postfix(rec=f"{values['reconstruction']:.3f}", d=f"{values['d_total']:.3f}",
-                                         g=f"{values['g_total']:.3f}")
-                if step % args.checkpointing_steps == 0 and step < args.max_train_steps:
-                    save_checkpoint(trainer, out, args.checkpoints_total_limit)
-                if args.sample_steps and step % args.sample_steps == 0 and acc.is_main_process:
-                    _write_samples(trainer, samples, step, out, acc, args.report_to)
-                if deadline is not None and step % args.logging_steps == 0 and _all_past(acc, deadline):
-                    acc.print(f"--max_train_minutes {args.max_train_minutes:g} reached at step {step}; finishing")
-                    out_of_time = True
-                if step >= args.max_train_steps or out_of_time:
-                    break
+            with _stop_on_non_finite(trainer, out, args, acc):
+                terms = trainer.run_step(images)
+            if not acc.sync_gradients:
+                continue
+            step = trainer.global_step
+            progress.update(1)
+            if step % args.logging_steps == 0 or step == args.max_train_steps:
+                values = dict(zip(terms, torch.stack([v.float() for v in terms.values()]).tolist()))
+                now = time.perf_counter()
+                values["images_per_second"] = (step - last_log[1]) * images_per_step / max(now - last_log[0], 1e-9)
+                values["lr"] = trainer.opt_g.param_groups[0]["lr"]
+                last_log = (now, step)
+                acc.log(values, step=step)
+                progress.set_postfix(rec=f"{values['reconstruction']:.3f}", d=f"{values['d_total']:.3f}",
+                                     g=f"{values['g_total']:.3f}", img_s=f"{values['images_per_second']:.0f}")
+            if step % args.checkpointing_steps == 0 and step < args.max_train_steps:
+                save_checkpoint(trainer, out, args.checkpoints_total_limit)
+            if args.sample_steps and step % args.sample_steps == 0 and acc.is_main_process:
+                _write_samples(trainer, samples, step, out, acc, args.report_to)
+            if deadline is not None and step % args.logging_steps == 0 and _all_past(acc, deadline):
+                acc.print(f"--max_train_minutes {args.max_train_minutes:g} reached at step {step}; finishing")
+                out_of_time = True
+            if step >= args.max_train_steps or out_of_time:
+                break
     finally:
         progress.close()
         trainer.masks.close()

@@ -43,11 +43,13 @@ from .. import losses as L
 from ..errors import InputError
 from ..models.r1_pass import r1_pass
 from .config import TrainerConfig
+from .diffaugment import diff_augment, diff_augment_patches
 from .ema import ModelEMA
 from .mask_prefetch import MaskSource
 
 # Independent random streams of one step.
-_NOISE, _MASKS, _D_REAL_CROPS, _D_FAKE_CROPS, _G_FAKE_CROPS, _REFERENCE_CROPS = range(6)
+(_NOISE, _MASKS, _D_REAL_CROPS, _D_FAKE_CROPS, _G_FAKE_CROPS, _REFERENCE_CROPS,
+ _D_AUGMENT, _D_REAL_AUGMENT, _D_PATCH_AUGMENT, _G_AUGMENT, _G_PATCH_AUGMENT) = range(11)
 
 _NETWORKS = ("encoder", "generator", "discriminator", "patch_discriminator")
 # Dynamo compiles a graph per network and variant: D on real and on fake batches, trainable (D step)
@@ -140,6 +142,16 @@ class TCPTrainer:
         self.patch_size = self.unwrapped("patch_discriminator").config.patch_size
         self.profiler = _NoProfiler()
         self._device_rng = torch.Generator(device=device)
+        self.perceptual = None
+        if config.perceptual_weight > 0:
+            from ..perceptual import PerceptualLoss  # needs the 'train' extra's weights
+
+            self.perceptual = PerceptualLoss.from_wheel(device)
+            if config.channels_last:
+                self.perceptual.to(memory_format=torch.channels_last)
+        # the patch discriminator's crops share colour with their references; translation/cutout would
+        # mostly erase a small patch's texture
+        self._patch_policy = "color" if "color" in config.diffaugment.split(",") else ""
         workers = config.mask_workers if config.mask_workers >= 0 else int(device.type == "cuda")
         self.masks = MaskSource(workers if config.ablation == "tcp" else 0)
 
@@ -164,6 +176,18 @@ class TCPTrainer:
         cfg = self.config
         return L.random_crops(images, self.patch_size, cfg.num_crops, (cfg.crop_size_min, cfg.crop_size_max),
                               generator=self._rng(stream))
+
+    def _augment(self, images: torch.Tensor, stream: int) -> torch.Tensor:
+        """DiffAugment of a discriminator input (identity without ``config.diffaugment``)."""
+        if not self.config.diffaugment:
+            return images
+        return diff_augment(images, self.config.diffaugment, generator=self._rng(stream))
+
+    def _augment_patches(self, query: torch.Tensor, reference: torch.Tensor, stream: int):
+        """The patch discriminator's query crops and references, one colour transform per image."""
+        if not self._patch_policy:
+            return query, reference
+        return diff_augment_patches(query, reference, self._patch_policy, generator=self._rng(stream))
 
     def _check_before_update(self, terms: Dict[str, torch.Tensor]) -> None:
         """Without fused Adam: raise before the update if a term is not finite (reads them back now)."""
@@ -317,21 +341,24 @@ class TCPTrainer:
         r1_ops = r1_pass if do_r1 else contextlib.nullcontext
         with acc.autocast():
             real = x.detach().requires_grad_(do_r1)
-            if do_r1:
+            if do_r1:  # R1 is taken w.r.t. the un-augmented image, through the augmentation
                 with r1_pass():
-                    real_logits = self.discriminator(real)
+                    real_logits = self.discriminator(self._augment(real, _D_REAL_AUGMENT))
                 names, fake_batch = self._discriminator_batch(fakes, detach=True)
-                fake_logits = D(fake_batch).split(b)
+                fake_logits = D(self._augment(fake_batch, _D_AUGMENT)).split(b)
             else:  # reals and fakes in one call; the minibatch stddev stays within each, as in two calls
                 names, batch = self._discriminator_batch(fakes, detach=True, real=real)
+                batch = self._augment(batch, _D_AUGMENT)
                 real_logits, *fake_logits = D(batch, batch_sizes=(b, len(batch) - b)).split(b)
             real_patches = self._crops(x, _D_REAL_CROPS).detach().requires_grad_(do_r1)
             reference = self._crops(x, _REFERENCE_CROPS)  # [B, T, 3, P, P] texture references of x
             # swap[p(i)] = G(c[p(i)], s[i]) has x[i]'s texture (p is an involution), so one call with
             # x[i]'s references judges real and fake patches and encodes the references once.
             fake_patches = self._crops(fakes["swap"].detach(), _D_FAKE_CROPS)[partner]
+            query, reference = self._augment_patches(torch.cat([real_patches, fake_patches], 1), reference,
+                                                     _D_PATCH_AUGMENT)
             with r1_ops():
-                patch_logits = Dp_real(torch.cat([real_patches, fake_patches], 1), reference)
+                patch_logits = Dp_real(query, reference)
             real_patch_logits, fake_patch_logits = patch_logits.split(cfg.num_crops, dim=1)
         terms["d_real"] = L.discriminator_real_loss(real_logits)
         weights = {"rec": cfg.d_rec_weight, "swap": cfg.d_swap_weight, "mix": cfg.d_swap_weight}
@@ -363,16 +390,21 @@ class TCPTrainer:
         terms: Dict[str, torch.Tensor] = {}
         with acc.autocast():
             names, fake_batch = self._discriminator_batch(fakes, detach=False)
-            fake_logits = self.nets["discriminator"](fake_batch).split(b)
+            fake_logits = self.nets["discriminator"](self._augment(fake_batch, _G_AUGMENT)).split(b)
             with torch.no_grad():
                 reference = self._crops(x, _REFERENCE_CROPS)[partner]
             fake_patches = self._crops(fakes["swap"], _G_FAKE_CROPS)
+            fake_patches, reference = self._augment_patches(fake_patches, reference, _G_PATCH_AUGMENT)
             patch_logits = self.nets["patch_discriminator"](fake_patches, reference)
             if do_cc:
                 with self.profiler.phase("tcp_forward"):
                     content_g, style_g = self.nets["encoder"](fakes["swap"])
         terms["reconstruction"] = L.reconstruction_loss(fakes["rec"], x)
         total = cfg.reconstruction_weight * terms["reconstruction"]
+        if self.perceptual is not None:
+            with acc.autocast():
+                terms["perceptual"] = self.perceptual(fakes["rec"], x)
+            total = total + cfg.perceptual_weight * terms["perceptual"]
         weights = {"rec": cfg.gan_rec_weight, "swap": cfg.gan_swap_weight, "mix": cfg.gan_swap_weight}
         for name, logits in zip(names, fake_logits):
             terms[f"g_gan_{name}"] = L.generator_gan_loss(logits)
