@@ -15,7 +15,8 @@ LAUNCH_OPTIONS = dict(max_file_size=logic.MAX_FILE_SIZE)
 
 
 def _examples():
-    """Rows of (editor value, references, strengths, mode, feather, seed, outlines, model) from examples/."""
+    """Rows of (editor value, references, strengths, mode, feather, seed, outlines, model, detail, keep unedited)
+    from examples/."""
     def editor(name, regions):
         photo = str(EXAMPLES_DIR / f"{name}.jpg")
         layers = [str(EXAMPLES_DIR / f"{name}_region{i + 1}.png") for i in range(regions)]
@@ -23,11 +24,13 @@ def _examples():
                 "composite": str(EXAMPLES_DIR / f"{name}_composite.png") if regions else photo}
 
     ref = {k: str(EXAMPLES_DIR / f"ref_{k}.jpg") for k in ("sunset", "snow", "forest")}
+    detail = logic.DEFAULT_DETAIL
     return [
         [editor("valley", 3), ref["sunset"], ref["snow"], ref["forest"], 1.0, 0.8, 1.0, logic.MODE_REGIONS, 4, 0,
-         True, ""],
-        [editor("room", 2), ref["forest"], ref["snow"], None, 1.0, 1.0, 1.0, logic.MODE_REGIONS, 2, 0, True, ""],
-        [editor("room", 0), ref["sunset"], None, None, 0.7, 1.0, 1.0, logic.MODE_WHOLE, 0, 0, False, ""],
+         True, "", detail, True],
+        [editor("room", 2), ref["forest"], ref["snow"], None, 1.0, 1.0, 1.0, logic.MODE_REGIONS, 2, 0, True, "",
+         detail, True],
+        [editor("room", 0), ref["sunset"], None, None, 0.7, 1.0, 1.0, logic.MODE_WHOLE, 0, 0, False, "", detail, True],
     ]
 
 
@@ -62,10 +65,14 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
                 strengths.append(gr.Slider(0, 1, value=1.0, step=0.05, label=f"Strength for {name}"))
     with gr.Row():
         feather = gr.Slider(0, 20, value=4, step=0.5, label="Feather (px, softens region edges)")
-        seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (same seed, same result)")
+        seed = gr.Number(value=None, precision=0, minimum=0, label="Noise seed (empty: no noise)")
         show_outlines = gr.Checkbox(value=False, label="Outline painted regions on the result")
         model = gr.Textbox(value="", label="Model",
                            placeholder=f"{logic.DEFAULT_MODEL} (bundled), a local folder, or a Hub repo id")
+    with gr.Row():
+        detail = gr.Slider(0, 1, value=logic.DEFAULT_DETAIL, step=0.05,
+                           label="Detail (how much of the photo's own fine detail to keep in the edit)")
+        keep_unedited = gr.Checkbox(value=True, label="Keep the photo untouched outside the painted regions")
 
     with gr.Accordion("Suggest a region by clicking on the photo", open=False) as suggest_box:
         gr.Markdown("Click a point: the app proposes the area whose content looks alike. Adjust the threshold, "
@@ -84,7 +91,9 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
             suggest = gr.Button("Suggest")
             accept = gr.Button("Add suggestion to region", variant="secondary")
 
-    stylize_inputs = [editor, *references, *strengths, mode, feather, seed, show_outlines, model]
+    # the /stylize API's parameters, in order; new ones (with defaults) go at the end
+    stylize_inputs = [editor, *references, *strengths, mode, feather, seed, show_outlines, model, detail,
+                      keep_unedited]
     run.click(logic.stylize_handler, stylize_inputs, output, api_name="stylize")
 
     suggest_inputs = [editor, x, y, threshold, connected, region, model]

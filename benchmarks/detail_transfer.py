@@ -44,7 +44,7 @@ from tcp_hub.evaluation import (band_masks, colour_transfer_gain, edge_agreement
 from tcp_hub.image_io import gaussian_blur, open_image_file, tensor_to_output
 from tcp_hub.pipeline import DEFAULT_DETAIL, DETAIL_SIGMA, KEEP_MARGIN, load_pipeline, photo_detail
 
-SIGMAS = (None, 1.5, 3.0)  # None: the whole residual, no high-pass
+SIGMAS = (None, 1.5, 2.0, 3.0)  # None: the whole residual, no high-pass
 AMOUNTS = (0.5, 1.0)
 SEED = 0  # the pipeline's default seed
 

@@ -22,6 +22,9 @@ has a baseline measured in the same run beside it:
   - FID against the N real crops for the P swaps and P Reinhard transfers, and at equal set size
     for N swaps (offset 1), N Reinhard transfers and the N real crops blurred with a Gaussian of
     sigma 1.5 px. FID is biased upward for small sets: compare numbers only at equal set sizes;
+- noise: the N offset-1 swaps again with the generator's per-pixel noise on (``seed=0``) and off
+  (``seed=None``): speckle (share of pixels whose luma is off the median of its 3x3 neighbourhood
+  by more than 0.1; the real photos' value beside it), edges kept and colour moved;
 - region edits ``G(c_i, [s_i, s_j], [1 - M, M])`` (noise off) on the N offset-1 pairs with a random
   hard mask M each: mean change against the unedited reconstruction inside M, outside M beyond a
   band of 1/32 of the side, and in the band.
@@ -48,7 +51,8 @@ from tcp_hub.data.folder import find_images
 from tcp_hub.data.transforms import make_transform
 from tcp_hub.errors import InputError
 from tcp_hub.evaluation import (colour_transfer_gain, down_up, edge_agreement, evaluation_masks, gaussian_blur,
-                                laplacian_variance, psnr, region_differences, reinhard_transfer, ssim)
+                                laplacian_variance, psnr, region_differences, reinhard_transfer, speckle_fraction,
+                                ssim)
 from tcp_hub.evaluation.fid import features_frechet_distance, inception_features
 from tcp_hub.image_io import open_image_file, tensor_to_output
 from tcp_hub.pipeline import TCPPipeline, load_pipeline
@@ -58,7 +62,7 @@ DOWN_UP_FACTOR = 4    # the reconstruction baseline
 FIGURE_WIDTH = 1200   # px, at most
 FIGURE_QUALITY = 85   # JPEG
 # Arguments of TCPPipeline.__call__ that are inputs, or apply only to masked edits, not settings of a global swap.
-_NOT_SWAP_SETTINGS = {"self", "content", "style", "mask", "feather", "resize_mask", "resolution", "max_side",
+_NOT_SWAP_SETTINGS = {"self", "content", "style", "mask", "feather", "resize_mask", "resolution", "max_side", "keep_unedited",
                       "output_type", "return_dict"}
 
 
@@ -169,6 +173,22 @@ def pipeline_swap(pipe: TCPPipeline, content: Image.Image, style: Image.Image, r
     return out.float().cpu() * 2 - 1
 
 
+def noise_check(pipe: TCPPipeline, images: torch.Tensor, pairs: torch.Tensor) -> dict:
+    """The generator's per-pixel noise on (``seed=0``) and off (``seed=None``) for the swaps of ``pairs``,
+    other settings at their defaults: speckle (isolated dark/bright pixels), edges kept, colour moved."""
+    photos, resolution = tensor_to_output(images, "pil"), images.shape[-1]
+    i, j = pairs.unbind(1)
+    results = {}
+    for name, seed in (("on", 0), ("off", None)):
+        out = torch.cat([pipe(photos[a], photos[b], resolution=resolution, seed=seed, output_type="pt").images
+                         for a, b in tqdm(pairs.tolist(), desc=f"Swaps with noise {name}")]).float().cpu() * 2 - 1
+        results.update({f"noise_{name}_speckle_median": _median(speckle_fraction(out)),
+                        f"noise_{name}_edge_agreement_median": _median(edge_agreement(out, images[i])),
+                        f"noise_{name}_colour_gain_median": _median(colour_transfer_gain(out, images[i], images[j]))})
+    results["real_speckle_median"] = _median(speckle_fraction(images))
+    return results
+
+
 def score_reconstructions(rec: torch.Tensor, images: torch.Tensor) -> dict:
     """PSNR, SSIM and sharpness of reconstructions ``rec`` and of the down-up baseline, against ``images``."""
     baseline = down_up(images, DOWN_UP_FACTOR)
@@ -268,6 +288,7 @@ def evaluate(pipe: TCPPipeline, images: torch.Tensor, max_pairs: int, batch_size
                "swap_settings": swap_defaults(),
                **score_reconstructions(rec, images),
                **score_swaps(pipe, images, pairs, batch_size, device),
+               **noise_check(pipe, images, pairs[:n]),
                "edit_pairs": n, **{f"edit_{k}_change": _mean(v) for k, v in changes.items()}}
     material = {"images": images, "rec": rec, "down_up": down_up(images, DOWN_UP_FACTOR),
                 "photos": tensor_to_output(images, "pil"), "edit_pairs": edit_pairs, "masks": masks, "edits": edits}
@@ -299,6 +320,14 @@ def table(r: dict) -> str:
          f"Reinhard transfer ({ne})"),
         (f"FID, {ne} images vs {n} real crops ↓", f"{r['swap_fid_equal_n']:.1f}", f"{r['blurred_real_fid']:.1f}",
          f"real crops blurred, sigma {r['blurred_real_sigma']} px ({n})"),
+        (f"**noise** on (seed 0) / off (seed None), {ne} swaps", "", "", ""),
+        ("speckle: share of pixels off their 3x3 median by > 0.1 ↓",
+         f"{r['noise_on_speckle_median']:.4f} / {r['noise_off_speckle_median']:.4f}",
+         f"{r['real_speckle_median']:.4f}", "the real photos"),
+        ("edge agreement, median ↑", f"{r['noise_on_edge_agreement_median']:.3f} / "
+         f"{r['noise_off_edge_agreement_median']:.3f}", "", ""),
+        ("colour-transfer gain, median ↑", f"{r['noise_on_colour_gain_median']:.3f} / "
+         f"{r['noise_off_colour_gain_median']:.3f}", "", ""),
         (f"**region edits**, {r['edit_pairs']} pairs, noise off", "", "", ""),
         ("change inside the mask", f"{r['edit_inside_change']:.4f}", "", ""),
         ("change outside the mask (beyond the band) ↓", f"{r['edit_outside_change']:.4f}", "", ""),

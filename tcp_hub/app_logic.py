@@ -172,7 +172,7 @@ def draw_outlines(image: np.ndarray, masks: Sequence[Tuple[int, np.ndarray]]) ->
 
 def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
             references: Sequence[Optional[np.ndarray]], strengths: Sequence[float], whole_image: bool = False,
-            feather: float = 0.0, seed: int = 0, show_outlines: bool = False, detail: float = DEFAULT_DETAIL,
+            feather: float = 0.0, seed: Optional[int] = None, show_outlines: bool = False, detail: float = DEFAULT_DETAIL,
             keep_unedited: bool = True, warn=gr.Warning) -> np.ndarray:
     """Restyle ``content [H, W, 3|4]`` uint8 -> ``[H, W, 3]`` uint8 at the content's size.
 
@@ -180,15 +180,13 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
         masks, references, strengths: per region (``NUM_REGIONS`` each); a region is edited when it is
             painted and has a reference. ``whole_image`` instead swaps the look everywhere with reference 1.
         feather: softening of region edges, px at the working size.
-        seed: fixes the generator noise: equal inputs and seed give equal outputs.
+        seed: ``None`` (empty): no per-pixel noise; a number adds the generator's noise drawn from it.
         detail: 0..1, how much of the photo's own fine detail goes back into the edit.
         keep_unedited: keep the photo itself outside the painted regions (a few px past them the edit
             fades into it); otherwise the whole photo is re-rendered by the model.
         warn: called with a message for problems that do not stop the edit (an empty region).
     """
-    if seed is None:
-        seed = 0
-    if float(seed) != int(seed) or not 0 <= int(seed) < 2 ** 32:
+    if seed is not None and (float(seed) != int(seed) or not 0 <= int(seed) < 2 ** 32):
         raise InputError(f"the seed must be a whole number from 0 to {2 ** 32 - 1}; got {seed}")
     for strength, name in zip(strengths, REGION_NAMES):
         if strength is None or not 0.0 <= float(strength) <= 1.0:
@@ -196,7 +194,7 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
     content = load_image(content, "content photo")
     references = [None if r is None else load_image(r, f"style reference for {name}")
                   for r, name in zip(references, REGION_NAMES)]
-    common = dict(feather=float(feather or 0), resolution=WORKING_SIZE, max_side=MAX_SIDE, seed=int(seed),
+    common = dict(feather=float(feather or 0), resolution=WORKING_SIZE, max_side=MAX_SIDE, seed=None if seed is None else int(seed),
                   detail=float(detail), output_type="np")
     if whole_image:
         if references[0] is None:

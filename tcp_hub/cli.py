@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--strength", type=float, action="append",
                       help="0..1 per --style (default 1; one value applies to all)")
     swap.add_argument("--feather", type=float, default=0.0, help="soften mask edges (px)")
-    swap.add_argument("--seed", type=int, default=0, help="noise seed (same seed, same output)")
-    swap.add_argument("--no-noise", action="store_true", help="switch the generator's noise off")
+    swap.add_argument("--seed", type=int, default=None,
+                      help="add the generator's per-pixel noise, drawn from this seed (default: no noise)")
+    swap.add_argument("--no-noise", action="store_true", help="no noise even with --seed")
     swap.add_argument("--keep_unedited", action=argparse.BooleanOptionalAction, default=True,
                       help="with --mask: keep the photo pixel for pixel outside the painted regions (a few px "
                            "past them the edit fades into it); --no-keep_unedited re-renders the whole photo")

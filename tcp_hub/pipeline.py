@@ -19,14 +19,15 @@ BUNDLED_DIR = Path(__file__).parent / "weights"
 BUNDLED_MODELS = {"tcp-scenes": BUNDLED_DIR / "tcp-scenes"}
 
 # Region edits with ``keep_unedited``: the generator's output fades into the photo over this many px
-# (at the working size) past the feathered mask: half a content-code cell, wide enough that the
-# blend leaves no visible step, narrow enough that the photo stays untouched close to the paint.
+# (at the working size) past the feathered mask: wide enough that the blend leaves no step sharper
+# than the photo's own edges (benchmarks/detail_transfer.py, seams), narrow enough that the photo
+# stays untouched close to the paint.
 KEEP_MARGIN = 8.0
 # ``detail``: how much of the photo's own fine detail goes back into an edit by default, and the
 # scale (px at the working size) below which detail counts as "fine"; chosen by measurement, see
 # benchmarks/detail_transfer.py.
 DEFAULT_DETAIL = 1.0
-DETAIL_SIGMA = 1.5
+DETAIL_SIGMA = 2.0
 
 
 def resolve_model_path(name_or_path: Union[str, os.PathLike]) -> Union[str, os.PathLike]:
@@ -159,7 +160,7 @@ class TCPPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def decode(self, content: torch.Tensor, style: torch.Tensor, masks: Optional[torch.Tensor] = None,
-               seed: Optional[int] = 0, output_type: str = "pt"):
+               seed: Optional[int] = None, output_type: str = "pt"):
         """Codes -> images. ``style [B, D]``, or ``[B, K, D]`` with ``masks [B, K, H, W]`` summing to 1 per pixel.
 
         ``seed`` fixes the generator's per-pixel noise (same seed, same output); ``None`` turns noise off.
@@ -187,7 +188,7 @@ class TCPPipeline(DiffusionPipeline):
         resize_mask: bool = True,
         resolution: Optional[int] = None,
         max_side: int = DEFAULT_MAX_SIDE,
-        seed: Optional[int] = 0,
+        seed: Optional[int] = None,
         keep_unedited: bool = True,
         detail: float = DEFAULT_DETAIL,
         output_type: str = "pil",
@@ -207,12 +208,15 @@ class TCPPipeline(DiffusionPipeline):
             resolution: work at this longest side (e.g. the model's training size) and scale the result
                 back to the input's size; ``None`` works at the input's own size.
             max_side: refuse inputs whose longest side exceeds this many pixels.
-            seed: fixes the generator noise, so equal inputs give equal outputs; ``None`` disables noise.
+            seed: ``None`` (default): no per-pixel noise (measured: noise adds speckle and loses edges,
+                benchmarks/RESULTS.md); an integer adds the generator's noise drawn from that seed, so equal
+                inputs and seed give equal outputs. The output is deterministic either way.
             keep_unedited: region edits only: keep the input photo, pixel for pixel at its own size, wherever
                 nothing was painted. The generator's output is used where the feathered masks reach and
                 fades into the photo over `KEEP_MARGIN` (8) px at the working size past them (scaled to the
                 input's size, plus a pixel of resampling when ``resolution`` rescales); beyond that the
-                output is the photo. ``False``: the whole photo as the generator renders it.
+                output is the photo. Partly painted (soft) pixels mix the edit with the photo.
+                ``False``: the whole photo as the generator renders it.
             detail: 0..1, how much of the photo's own fine detail (what the generator cannot draw,
                 `photo_detail`) to add back inside the edited regions, or everywhere in a global swap.
                 Costs one more generator pass when above 0.
@@ -269,14 +273,15 @@ class TCPPipeline(DiffusionPipeline):
         images = resize_tensor(images[..., :h, :w].float(), original).clamp(-1, 1)
         if detail > 0:
             reconstruction = self._generate(content_code, own_style, None, seed)[..., :h, :w].clamp(-1, 1)
-            added = float(detail) * photo_detail(photo.to(images.device), x[..., :h, :w], reconstruction)
+            added = photo_detail(photo.to(images.device), x[..., :h, :w], reconstruction).mul_(float(detail))
             if edited is not None:
-                added = added * resample_mask(edited, original).to(images.device)
-            images = (images + added).clamp(-1, 1)
+                added.mul_(resample_mask(edited, original).to(images.device))
+            images.add_(added).clamp_(-1, 1)
+            del added  # full-size tensors: free before the next
         if edited is not None and keep_unedited:
             photo = photo.to(images.device)
             keep_weight = resample_mask(grow(edited, KEEP_MARGIN), original).to(images.device)
-            images = photo + keep_weight * (images - photo)  # exactly the photo where the weight is 0
+            images.sub_(photo).mul_(keep_weight).add_(photo)  # exactly the photo where the weight is 0
         images = tensor_to_output(images, output_type)
         if not return_dict:
             return (images,)

@@ -275,3 +275,14 @@ def test_down_up_stays_in_range():
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(12)).round() * 2 - 1
     out = down_up(x)
     assert float(out.min()) >= -1 and float(out.max()) <= 1
+
+
+def test_speckle_fraction_counts_isolated_specks_not_edges_or_ramps():
+    from tcp_hub.evaluation import speckle_fraction
+
+    ramp = torch.linspace(-1, 1, 64).view(1, 1, 1, 64).expand(1, 3, 64, 64).clone()
+    step = torch.where(ramp > 0, 1.0, -1.0)
+    specks = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0)) < 0.05
+    speckled = torch.where(specks, -1.0, ramp)
+    assert float(speckle_fraction(ramp)) == 0 and float(speckle_fraction(step)) == 0
+    assert 0.04 < float(speckle_fraction(speckled)) < 0.06

@@ -289,6 +289,17 @@ def laplacian_variance(images: torch.Tensor) -> torch.Tensor:
     return lap.flatten(1).var(1, unbiased=False).float()
 
 
+def speckle_fraction(images: torch.Tensor, threshold: float = 0.1) -> torch.Tensor:
+    """Isolated dark/bright specks: the share of pixels whose luma (0..1) differs from the median of its
+    3x3 neighbourhood by more than ``threshold``, per image, ``[B]``. Edges and textures move a pixel away
+    from its neighbours' median far less often than impulse noise does (border pixels are left out)."""
+    _check_images(images)
+    luma = torch.einsum("c,bchw->bhw", _LUMA.to(images.device, torch.float32), (images.float().clamp(-1, 1) + 1) / 2)
+    patches = F.unfold(luma[:, None], 3)  # [B, 9, (H-2)(W-2)]
+    deviation = (patches[:, 4] - patches.median(dim=1).values).abs()
+    return (deviation > threshold).float().mean(1)
+
+
 # ---- changes around a mask -----------------------------------------------------------------------
 def band_masks(mask: torch.Tensor, width: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Split the image into the mask's inside, outside and a seam band ``width`` px to each side of its edge.
