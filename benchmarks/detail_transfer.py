@@ -41,7 +41,7 @@ from tcp_hub.data.transforms import make_transform
 from tcp_hub.errors import InputError
 from tcp_hub.evaluation import (band_masks, colour_transfer_gain, edge_agreement, evaluation_masks,
                                 laplacian_variance, rgb_to_lab)
-from tcp_hub.image_io import gaussian_blur, open_image_file, tensor_to_output
+from tcp_hub.image_io import gaussian_blur, open_image_file
 from tcp_hub.pipeline import DEFAULT_DETAIL, DETAIL_SIGMA, KEEP_MARGIN, load_pipeline, photo_detail
 
 SIGMAS = (None, 1.5, 2.0, 3.0)  # None: the whole residual, no high-pass

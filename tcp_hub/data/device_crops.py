@@ -18,6 +18,7 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from tqdm.auto import tqdm
 
 from ..errors import InputError
 from .folder import DECODE_ERRORS
@@ -50,7 +51,7 @@ class DeviceCropSampler:
         self.min_crop_fraction, self.hflip = float(min_crop_fraction), hflip
         cap = max_short_side or 4 * self.resolution
         photos, self.files, self.skipped_files = [], [], []
-        for path in files:
+        for path in tqdm(files, desc="decoding photos", leave=False):
             try:
                 photos.append(_decode(path, cap))
                 self.files.append(Path(path))
@@ -86,7 +87,7 @@ class DeviceCropSampler:
 
     def sample(self, batch: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """``batch`` random crops, float32 ``[batch, 3, R, R]`` in [-1, 1] (no host sync)."""
-        r, dev = self.resolution, self.device
+        dev = self.device
         u = torch.rand(batch, 5, generator=generator, device=_generator_device(generator, dev)).to(dev)
         index = (u[:, 0] * len(self)).long().clamp_max(len(self) - 1)
         h0, w0 = self.sizes[0, index].unbind(1)

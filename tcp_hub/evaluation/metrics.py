@@ -12,6 +12,7 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from ..image_io import gaussian_blur  # noqa: F401  (one Gaussian blur for the package; re-exported)
 from ..losses import alignment_band, shrink_regions
 
 # sRGB (linear) -> CIE XYZ for the D65 white point (IEC 61966-2-1), and that white point.
@@ -100,21 +101,6 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 # ---- simple image operations (baselines) ---------------------------------------------------------
-def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur of standard deviation ``sigma`` px, ``[B, 3, H, W]`` -> same shape (borders reflected).
-
-    The kernel is cut at ``ceil(3 sigma)`` px to each side (11 taps for sigma 1.5).
-    """
-    _check_images(images)
-    if sigma <= 0:
-        return images
-    radius = math.ceil(3 * sigma)
-    if radius >= min(images.shape[-2:]):
-        raise ValueError(f"a blur of sigma {sigma} px reaches {radius} px, more than the "
-                         f"{images.shape[-1]}x{images.shape[-2]} image allows")
-    return _separable_filter(images.float(), _gaussian_kernel(sigma, 2 * radius + 1), True)
-
-
 def down_up(images: torch.Tensor, factor: int = 4) -> torch.Tensor:
     """Shrink by ``factor`` (antialiased bicubic) and enlarge back (bicubic), clamped to [-1, 1].
 
