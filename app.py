@@ -24,13 +24,14 @@ def _examples():
                 "composite": str(EXAMPLES_DIR / f"{name}_composite.png") if regions else photo}
 
     ref = {k: str(EXAMPLES_DIR / f"ref_{k}.jpg") for k in ("sunset", "snow", "forest")}
-    detail = logic.DEFAULT_DETAIL
+    detail, quiet = logic.DEFAULT_DETAIL, logic.NO_NOISE
     return [
-        [editor("valley", 3), ref["sunset"], ref["snow"], ref["forest"], 1.0, 0.8, 1.0, logic.MODE_REGIONS, 4, 0,
+        [editor("valley", 3), ref["sunset"], ref["snow"], ref["forest"], 1.0, 0.8, 1.0, logic.MODE_REGIONS, 4, quiet,
          True, "", detail, True],
-        [editor("room", 2), ref["forest"], ref["snow"], None, 1.0, 1.0, 1.0, logic.MODE_REGIONS, 2, 0, True, "",
+        [editor("room", 2), ref["forest"], ref["snow"], None, 1.0, 1.0, 1.0, logic.MODE_REGIONS, 2, quiet, True, "",
          detail, True],
-        [editor("room", 0), ref["sunset"], None, None, 0.7, 1.0, 1.0, logic.MODE_WHOLE, 0, 0, False, "", detail, True],
+        [editor("room", 0), ref["sunset"], None, None, 0.7, 1.0, 1.0, logic.MODE_WHOLE, 0, quiet, False, "", detail,
+         True],
     ]
 
 
@@ -65,7 +66,8 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
                 strengths.append(gr.Slider(0, 1, value=1.0, step=0.05, label=f"Strength for {name}"))
     with gr.Row():
         feather = gr.Slider(0, 20, value=4, step=0.5, label="Feather (px, softens region edges)")
-        seed = gr.Number(value=None, precision=0, minimum=0, label="Noise seed (empty: no noise)")
+        seed = gr.Number(value=logic.NO_NOISE, precision=0, minimum=logic.NO_NOISE,
+                         label=f"Noise seed ({logic.NO_NOISE}: no noise; same seed, same result)")
         show_outlines = gr.Checkbox(value=False, label="Outline painted regions on the result")
         model = gr.Textbox(value="", label="Model",
                            placeholder=f"{logic.DEFAULT_MODEL} (bundled), a local folder, or a Hub repo id")

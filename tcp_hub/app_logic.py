@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 WORKING_SIZE = 256  # the model's training size: photos are edited at this longest side, then scaled back
 MAX_SIDE = 8000  # longest photo side accepted (after the upload size limit)
+NO_NOISE = -1  # the seed box's default: no per-pixel noise (an empty number box sends 0, a valid seed)
 MAX_FILE_SIZE = "20mb"  # per upload; passed to `demo.launch(max_file_size=...)`
 CONCURRENCY_LIMIT = 2  # edits running at once; the rest wait in the queue
 
@@ -172,7 +173,8 @@ def draw_outlines(image: np.ndarray, masks: Sequence[Tuple[int, np.ndarray]]) ->
 
 def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
             references: Sequence[Optional[np.ndarray]], strengths: Sequence[float], whole_image: bool = False,
-            feather: float = 0.0, seed: Optional[int] = None, show_outlines: bool = False, detail: float = DEFAULT_DETAIL,
+            feather: float = 0.0, seed: Optional[int] = None, show_outlines: bool = False,
+            detail: float = DEFAULT_DETAIL,
             keep_unedited: bool = True, warn=gr.Warning) -> np.ndarray:
     """Restyle ``content [H, W, 3|4]`` uint8 -> ``[H, W, 3]`` uint8 at the content's size.
 
@@ -180,21 +182,26 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
         masks, references, strengths: per region (``NUM_REGIONS`` each); a region is edited when it is
             painted and has a reference. ``whole_image`` instead swaps the look everywhere with reference 1.
         feather: softening of region edges, px at the working size.
-        seed: ``None`` (empty): no per-pixel noise; a number adds the generator's noise drawn from it.
+        seed: ``NO_NOISE`` (-1, the page's default) or ``None``: no per-pixel noise; 0 or more adds the
+            generator's noise drawn from that seed (equal inputs and seed, equal output).
         detail: 0..1, how much of the photo's own fine detail goes back into the edit.
         keep_unedited: keep the photo itself outside the painted regions (a few px past them the edit
             fades into it); otherwise the whole photo is re-rendered by the model.
         warn: called with a message for problems that do not stop the edit (an empty region).
     """
-    if seed is not None and (float(seed) != int(seed) or not 0 <= int(seed) < 2 ** 32):
-        raise InputError(f"the seed must be a whole number from 0 to {2 ** 32 - 1}; got {seed}")
+    if seed is not None and (float(seed) != int(seed) or not NO_NOISE <= int(seed) < 2 ** 32):
+        raise InputError(f"the seed must be a whole number from 0 to {2 ** 32 - 1}, or {NO_NOISE} for no noise; "
+                         f"got {seed}")
+    if seed is not None and int(seed) == NO_NOISE:
+        seed = None
     for strength, name in zip(strengths, REGION_NAMES):
         if strength is None or not 0.0 <= float(strength) <= 1.0:
             raise InputError(f"the strength of {name} is {strength}; it must be between 0 (unchanged) and 1")
     content = load_image(content, "content photo")
     references = [None if r is None else load_image(r, f"style reference for {name}")
                   for r, name in zip(references, REGION_NAMES)]
-    common = dict(feather=float(feather or 0), resolution=WORKING_SIZE, max_side=MAX_SIDE, seed=None if seed is None else int(seed),
+    common = dict(feather=float(feather or 0), resolution=WORKING_SIZE, max_side=MAX_SIDE,
+                  seed=None if seed is None else int(seed),
                   detail=float(detail), output_type="np")
     if whole_image:
         if references[0] is None:

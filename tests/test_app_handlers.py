@@ -262,8 +262,16 @@ def test_whole_image_without_reference_asks_for_reference_1(pipe, content):
 
 
 def test_bad_seed_is_refused_with_a_message(pipe, content):
-    with pytest.raises(gr.Error, match="seed must be a whole number"):
-        run(editor(content, [(0, 32, 0, 32)]), [photo(1)], seed=-1)
+    for bad in (-2, 2.5):
+        with pytest.raises(gr.Error, match="seed must be a whole number"):
+            run(editor(content, [(0, 32, 0, 32)]), [photo(1)], seed=bad)
+
+
+def test_seed_minus_one_means_no_noise(pipe, content):
+    edit = editor(content, [(0, 32, 0, 32)])
+    quiet = run(edit, [photo(1)], seed=logic.NO_NOISE, feather=0)
+    assert np.array_equal(quiet, run(edit, [photo(1)], seed=None, feather=0))
+    assert not np.array_equal(quiet, run(edit, [photo(1)], seed=0, feather=0))
 
 
 def test_strength_outside_0_to_1_names_the_region(pipe, content):
