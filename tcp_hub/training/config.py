@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--dataset_repeats", type=int, default=1,
                       help="pass over every training image N times per epoch: with a few dozen photos and "
                            "random crops, epochs of a few batches restart the loader's queues every few steps "
-                           "(scenes config: 50)")
+                           "(not used with --data_on_device, which draws every batch afresh)")
     data.add_argument("--dataloader_num_workers", type=int, default=0)
     run = p.add_argument_group("run")
     run.add_argument("--output_dir", default="tcp-model")
