@@ -12,6 +12,7 @@ import sys
 
 from tcp_hub.errors import InputError
 from tcp_hub.training import NonFiniteLossError, parse_args, train
+from tcp_hub.training.checkpointing import CheckpointWriteError
 
 
 def main(argv=None) -> int:
@@ -20,6 +21,9 @@ def main(argv=None) -> int:
     except (InputError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except CheckpointWriteError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except NonFiniteLossError as err:
         print(f"training stopped: {err}", file=sys.stderr)
         return 1

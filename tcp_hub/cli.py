@@ -1,12 +1,14 @@
 """Command line: ``tcp-hub swap`` (global or region-wise style swap) and ``tcp-hub encode``."""
 
 import argparse
+import io
 import sys
 import warnings
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from .errors import InputError
+from .image_io import DEFAULT_MAX_SIDE
 from .pipeline import DEFAULT_DETAIL
 
 DEFAULT_MODEL = "tcp-scenes"
@@ -23,28 +25,57 @@ def _load_pipeline(model: str, device: str, dtype: str):
     return pipe.to(device)
 
 
+def _check_image_output(path: Path) -> None:
+    """Refuse, before any work, an output path Pillow cannot write an RGB image to."""
+    from PIL import Image
+
+    try:  # a 1-pixel trial also catches formats Pillow knows but cannot save RGB in (or has no plugin for)
+        Image.new("RGB", (1, 1)).save(io.BytesIO(), format=Image.registered_extensions()[path.suffix.lower()])
+    except (KeyError, OSError, ValueError):
+        raise InputError(f"-o {path}: cannot write an image with the extension '{path.suffix}'; use .png, .jpg, "
+                         ".webp, .bmp or .tif") from None
+
+
+def _write(path: Path, save: Callable[[], None]) -> None:
+    """Run ``save`` (which writes ``path``); on failure remove what was half-written and say which path failed."""
+    from safetensors import SafetensorError
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        save()
+    except (OSError, SafetensorError) as err:
+        path.unlink(missing_ok=True)
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise OSError(f"could not write {path} ({reason}); check that the folder is writable and the disk "
+                      "is not full") from None
+
+
 def _swap(args) -> None:
     if args.mask and len(args.mask) != len(args.style):
         raise InputError(f"{len(args.mask)} --mask but {len(args.style)} --style: give one --style per --mask")
+    out = Path(args.output)
+    _check_image_output(out)
     pipe = _load_pipeline(args.model, args.device, args.dtype)
     strengths = args.strength or [1.0]
     result = pipe(args.content, style=args.style, mask=args.mask or None, strength=strengths,
-                  feather=args.feather, resolution=args.resolution, seed=None if args.no_noise else args.seed,
+                  feather=args.feather, resolution=args.resolution, max_side=args.max_side,
+                  resize_mask=not args.no_resize_mask, seed=None if args.no_noise else args.seed,
                   keep_unedited=args.keep_unedited, detail=args.detail)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result.images[0].save(out)
+    _write(out, lambda: result.images[0].save(out))
     print(f"wrote {out}")
 
 
 def _encode(args) -> None:
     from safetensors.torch import save_file
 
+    out = Path(args.output)
+    if out.suffix.lower() != ".safetensors":
+        raise InputError(f"-o {out}: codes are written as safetensors; give a path ending in .safetensors")
     pipe = _load_pipeline(args.model, args.device, args.dtype)
-    content, style = pipe.encode(args.image, resolution=args.resolution)
-    save_file({"content": content.float().cpu().contiguous(), "style": style.float().cpu().contiguous()},
-              args.output)
-    print(f"wrote {args.output}: content {tuple(content.shape)}, style {tuple(style.shape)}")
+    content, style = pipe.encode(args.image, resolution=args.resolution, max_side=args.max_side)
+    codes = {"content": content.float().cpu().contiguous(), "style": style.float().cpu().contiguous()}
+    _write(out, lambda: save_file(codes, str(out)))
+    print(f"wrote {out}: content {tuple(content.shape)}, style {tuple(style.shape)}")
 
 
 def _export(args) -> None:
@@ -64,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"folder, Hub repo id or bundled name (default: {DEFAULT_MODEL})")
         p.add_argument("--resolution", type=int, default=256,
                        help="work at this longest side, result scaled back (0: the image's own size)")
+        p.add_argument("--max_side", type=int, default=DEFAULT_MAX_SIDE,
+                       help=f"refuse images (and mask files) longer than this many px (default {DEFAULT_MAX_SIDE})")
         p.add_argument("--device", default="cpu")
         p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
 
@@ -73,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--mask", action="append", help="region mask image, one per --style (omit: global swap)")
     swap.add_argument("--strength", type=float, action="append",
                       help="0..1 per --style (default 1; one value applies to all)")
-    swap.add_argument("--feather", type=float, default=0.0, help="soften mask edges (px)")
+    swap.add_argument("--feather", type=float, default=0.0, help="soften mask edges (px, 0..64)")
+    swap.add_argument("--no_resize_mask", action="store_true",
+                      help="refuse a mask whose size differs from the content photo's (default: resize it, warning)")
     swap.add_argument("--seed", type=int, default=None,
                       help="add the generator's per-pixel noise, drawn from this seed (default: no noise)")
     swap.add_argument("--no-noise", action="store_true", help="no noise even with --seed")

@@ -7,7 +7,7 @@ an RGB PIL image; the model sees ``[1, 3, H, W]`` tensors in [-1, 1] whose sides
 import math
 import os
 from pathlib import Path
-from typing import List, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -19,18 +19,39 @@ from .errors import InputError
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
 DEFAULT_MAX_SIDE = 1024
+# What to do about an image over the size limit, worded for both the Python API and the command line.
+SIZE_ADVICE = "Resize it, or raise the limit (`max_side=` in Python, `--max_side` on the command line)"
 
 
-def open_image_file(path: Union[str, os.PathLike], what: str = "image") -> Image.Image:
-    """Open and fully decode an image file, with a clear error for missing, non-image or corrupt files."""
+def open_image_file(path: Union[str, os.PathLike], what: str = "image", max_side: Optional[int] = None) -> Image.Image:
+    """Open and fully decode an image file, with a clear error for missing, non-image, corrupt or too large files.
+
+    The size in the file's header is checked before decoding, so a small file that claims a huge image
+    (a decompression bomb) costs no memory: the longest side may be at most ``max_side`` px (``None``: no
+    limit but Pillow's pixel count, ``Image.MAX_IMAGE_PIXELS``).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file '{path}' does not exist")
     try:
         img = Image.open(path)
+        width, height = img.size
+        if max_side is not None and max(width, height) > max_side:
+            img.close()
+            raise InputError(f"{what} file '{path}' is {width}x{height}; the longest side may be at most "
+                             f"{max_side} px. {SIZE_ADVICE}")
+        if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+            img.close()
+            raise InputError(f"{what} file '{path}' is {width}x{height}, over the limit of "
+                             f"{Image.MAX_IMAGE_PIXELS:,} pixels (it may be a decompression bomb); resize it")
         img.load()
+    except InputError:
+        raise
     except UnidentifiedImageError:
         raise InputError(f"{what} file '{path}' is not an image Pillow can read (PNG, JPEG, WebP, ...)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        limit = f"; the longest side may be at most {max_side} px" if max_side is not None else ""
+        raise InputError(f"{what} file '{path}' is too large to decode ({err}){limit}. Resize it") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise InputError(f"{what} file '{path}' is truncated or corrupt ({err})") from None
     return img
@@ -86,15 +107,16 @@ def _array_to_uint8(arr: np.ndarray, what: str) -> np.ndarray:
     raise InputError(f"{what} array has unsupported dtype {arr.dtype}; use uint8, uint16, bool or float in [0, 1]")
 
 
-def load_image(source: ImageInput, what: str = "image") -> Image.Image:
+def load_image(source: ImageInput, what: str = "image", max_side: Optional[int] = None) -> Image.Image:
     """Turn any supported input into an RGB PIL image.
 
     Accepts a file path, a PIL image of any mode (alpha is composited on white, 16-bit is scaled,
     EXIF orientation is applied), a numpy array ``[H, W]`` / ``[H, W, 1|3|4]`` (uint8, uint16, bool or
     float in [0, 1]) or a torch tensor ``[3, H, W]`` / ``[1, 3, H, W]`` (float in [0, 1] or uint8).
+    A file whose longest side exceeds ``max_side`` is refused before it is decoded (see `open_image_file`).
     """
     if isinstance(source, (str, os.PathLike)):
-        source = open_image_file(source, what)
+        source = open_image_file(source, what, max_side)
     if isinstance(source, torch.Tensor):
         t = source.detach().cpu()
         if t.ndim == 4 and t.shape[0] == 1:
@@ -123,8 +145,7 @@ def load_image(source: ImageInput, what: str = "image") -> Image.Image:
 def check_size(img: Image.Image, max_side: int, what: str = "image") -> None:
     if max(img.size) > max_side:
         raise InputError(
-            f"{what} is {img.width}x{img.height}; the longest side may be at most {max_side} px. "
-            f"Resize it, pass `resolution=` to work at a smaller size, or raise `max_side`")
+            f"{what} is {img.width}x{img.height}; the longest side may be at most {max_side} px. {SIZE_ADVICE}")
 
 
 def resize_longest_side(img: Image.Image, side: int) -> Image.Image:

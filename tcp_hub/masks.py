@@ -5,7 +5,7 @@ through these functions."""
 import math
 import os
 import warnings
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -18,15 +18,16 @@ from .image_io import gaussian_blur, open_image_file
 MaskInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
 
-def load_mask(source: MaskInput, index: int = 0) -> torch.Tensor:
+def load_mask(source: MaskInput, index: int = 0, max_side: Optional[int] = None) -> torch.Tensor:
     """A mask from a file, PIL image, array or tensor -> ``[H, W]`` float32 in [0, 1].
 
     Images with transparency use their alpha (what a brush painted); other images use their
-    luminance. Arrays and tensors may be bool, uint8 (0..255) or float in [0, 1].
+    luminance. Arrays and tensors may be bool, uint8 (0..255) or float in [0, 1]. A file whose longest
+    side exceeds ``max_side`` is refused before it is decoded.
     """
     name = f"mask {index + 1}"
     if isinstance(source, (str, os.PathLike)):
-        source = open_image_file(source, name)
+        source = open_image_file(source, name, max_side)
     if isinstance(source, Image.Image):
         has_alpha = source.mode in ("RGBA", "LA", "PA") or "transparency" in source.info
         if has_alpha:
@@ -64,8 +65,10 @@ def fit_mask(mask: torch.Tensor, size: Tuple[int, int], index: int = 0, resize_m
         return mask
     msg = (f"mask {index + 1} is {mask.shape[1]}x{mask.shape[0]} but the image is {size[1]}x{size[0]}")
     if not resize_mask:
-        raise InputError(msg + "; pass resize_mask=True to resize masks to the image")
-    warnings.warn(msg + "; the mask was resized to the image (pass resize_mask=False to refuse)", stacklevel=3)
+        raise InputError(msg + "; give a mask of the image's size, or let masks be resized to the image "
+                         "(resize_mask=True in Python; the command line's default without --no_resize_mask)")
+    warnings.warn(msg + "; the mask was resized to the image (resize_mask=False in Python or --no_resize_mask "
+                  "on the command line refuses instead)", stacklevel=3)
     return F.interpolate(mask[None, None], size=size, mode="bilinear", align_corners=False)[0, 0].clamp(0, 1)
 
 
@@ -112,11 +115,13 @@ def resample_mask(mask: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     return F.interpolate(mask, size=size, mode="bilinear", align_corners=False)
 
 
-def prepare_masks(masks: Sequence[MaskInput], size: Tuple[int, int], resize_mask: bool = True) -> torch.Tensor:
-    """Load and size-check user masks -> ``[K, H, W]`` in [0, 1]. Empty masks warn."""
+def prepare_masks(masks: Sequence[MaskInput], size: Tuple[int, int], resize_mask: bool = True,
+                  max_side: Optional[int] = None) -> torch.Tensor:
+    """Load and size-check user masks -> ``[K, H, W]`` in [0, 1]. Empty masks warn; mask files over
+    ``max_side`` px are refused before decoding."""
     out = []
     for i, src in enumerate(masks):
-        m = fit_mask(load_mask(src, i), size, i, resize_mask)
+        m = fit_mask(load_mask(src, i, max_side), size, i, resize_mask)
         if not (m > 0).any():
             warnings.warn(f"mask {i + 1} has no painted pixel; its region is left unedited", stacklevel=3)
         out.append(m)

@@ -1,5 +1,7 @@
 """TCPPipeline: global and region-wise style swaps with a trained encoder + generator."""
 
+import math
+import numbers
 import os
 from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
@@ -10,8 +12,8 @@ from diffusers import DiffusionPipeline, ModelMixin  # noqa: F401  (ModelMixin: 
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 
 from .errors import InputError
-from .image_io import (DEFAULT_MAX_SIDE, ImageInput, check_size, gaussian_blur, load_image, pad_to_multiple,
-                       pil_to_tensor, resize_longest_side, resize_tensor, tensor_to_output)
+from .image_io import (DEFAULT_MAX_SIDE, SIZE_ADVICE, ImageInput, check_size, gaussian_blur, load_image,
+                       pad_to_multiple, pil_to_tensor, resize_longest_side, resize_tensor, tensor_to_output)
 from .masks import MaskInput, feather as feather_masks, grow, prepare_masks, region_weights, resample_mask
 from .models import TCPEncoder, TCPGenerator
 
@@ -28,6 +30,10 @@ KEEP_MARGIN = 8.0
 # benchmarks/detail_transfer.py.
 DEFAULT_DETAIL = 1.0
 DETAIL_SIGMA = 2.0
+# Allowed ranges of numeric options: a feather's blur kernel grows with it (64 px already softens a mask
+# over a quarter of a 256-px working size); below 16 px the content code is a single cell.
+MAX_FEATHER = 64.0
+MIN_RESOLUTION = 16
 
 
 def resolve_model_path(name_or_path: Union[str, os.PathLike]) -> Union[str, os.PathLike]:
@@ -35,6 +41,34 @@ def resolve_model_path(name_or_path: Union[str, os.PathLike]) -> Union[str, os.P
     if isinstance(name_or_path, str) and name_or_path in BUNDLED_MODELS and not os.path.isdir(name_or_path):
         return str(BUNDLED_MODELS[name_or_path])
     return name_or_path
+
+
+def _check_number(name: str, value, low: float, high: float, meaning: str = "") -> float:
+    """``value`` as a float, or an `InputError` giving the allowed range when it is not a finite number in it."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not low <= number <= high:  # NaN fails every comparison
+        raise InputError(f"{name} is {value!r}; it must be a number between {low:g} and {high:g}{meaning}")
+    return number
+
+
+def check_resolution(resolution, max_side: int) -> Optional[int]:
+    """``None``, or the working size as an int from `MIN_RESOLUTION` to ``max_side``; else an `InputError`."""
+    if resolution is None:
+        return None
+    whole = isinstance(resolution, numbers.Integral) or isinstance(resolution, float) and resolution.is_integer()
+    if isinstance(resolution, bool) or not whole or not MIN_RESOLUTION <= resolution <= max_side:
+        raise InputError(f"resolution is {resolution!r}; the working size must be a whole number of pixels from "
+                         f"{MIN_RESOLUTION} to {max_side} (the limit max_side / --max_side), or None (Python) / 0 "
+                         "(command line) for the image's own size")
+    return int(resolution)
+
+
+def _check_finite(name: str, x: torch.Tensor) -> None:
+    if x.is_floating_point() and not torch.isfinite(x).all():
+        raise InputError(f"{name} contains NaN or infinite values; it must hold finite numbers")
 
 
 def _as_list(x) -> Optional[list]:
@@ -128,18 +162,20 @@ class TCPPipeline(DiffusionPipeline):
         the image at its original size ``[B, 3, H, W]`` in [-1, 1] on the CPU)."""
         if isinstance(image, torch.Tensor) and image.ndim == 4 and image.shape[0] > 1:
             x = image.float()
+            _check_finite(f"{what} tensor", x)
             if x.min() < -1e-3 or x.max() > 1 + 1e-3:
                 raise InputError(f"{what} tensor values must be in [0, 1]; got [{x.min():.3g}, {x.max():.3g}]")
             x = x * 2 - 1
             photo = x
             original = tuple(x.shape[-2:])
             if max(original) > max_side:
-                raise InputError(f"{what} is {original[1]}x{original[0]}; the longest side may be at most {max_side} px")
+                raise InputError(f"{what} is {original[1]}x{original[0]}; the longest side may be at most "
+                                 f"{max_side} px. {SIZE_ADVICE}")
             if resolution:
                 scale = resolution / max(original)
                 x = resize_tensor(x, (max(1, round(original[0] * scale)), max(1, round(original[1] * scale))))
         else:
-            img = load_image(image, what)
+            img = load_image(image, what, max_side)
             check_size(img, max_side, what)
             original = (img.height, img.width)
             photo = pil_to_tensor(img)
@@ -154,7 +190,9 @@ class TCPPipeline(DiffusionPipeline):
         """Image -> ``(content [B, C, H/16, W/16], style [B, D])``.
 
         The content code covers the image padded to multiples of 16 on the right and bottom.
+        ``resolution`` and ``max_side`` mean what they do in `__call__`.
         """
+        resolution = check_resolution(resolution, max_side)
         x = self._model_input(image, "image", resolution, max_side)[0]
         return self.encoder(x)
 
@@ -164,7 +202,12 @@ class TCPPipeline(DiffusionPipeline):
         """Codes -> images. ``style [B, D]``, or ``[B, K, D]`` with ``masks [B, K, H, W]`` summing to 1 per pixel.
 
         ``seed`` fixes the generator's per-pixel noise (same seed, same output); ``None`` turns noise off.
+        Codes must be finite (NaN or infinite values are refused).
         """
+        _check_finite("content code", content)
+        _check_finite("style code", style)
+        if masks is not None:
+            _check_finite("masks", masks)
         images = self._generate(content.to(self.device, self.generator.dtype),
                                 style.to(self.device, self.generator.dtype),
                                 None if masks is None else masks.to(self.device, self.generator.dtype), seed)
@@ -204,10 +247,12 @@ class TCPPipeline(DiffusionPipeline):
                 (0..1); with transparency the alpha is the mask. Masks are resized to the image
                 (with a warning) unless ``resize_mask=False``.
             strength: 0..1 per style: how far each region's style code moves to its reference.
-            feather: Gaussian blur (px, at the working size) softening mask edges.
-            resolution: work at this longest side (e.g. the model's training size) and scale the result
-                back to the input's size; ``None`` works at the input's own size.
-            max_side: refuse inputs whose longest side exceeds this many pixels.
+            feather: Gaussian blur (px, at the working size, 0 to `MAX_FEATHER` = 64) softening mask edges.
+            resolution: work at this longest side (e.g. the model's training size; an int from
+                `MIN_RESOLUTION` = 16 to ``max_side``) and scale the result back to the input's size;
+                ``None`` works at the input's own size.
+            max_side: refuse inputs (images and mask files) whose longest side exceeds this many pixels;
+                files are checked before they are decoded.
             seed: ``None`` (default): no per-pixel noise (measured: noise adds speckle and loses edges,
                 benchmarks/RESULTS.md); an integer adds the generator's noise drawn from that seed, so equal
                 inputs and seed give equal outputs. The output is deterministic either way.
@@ -240,14 +285,12 @@ class TCPPipeline(DiffusionPipeline):
             strengths = strengths * len(styles)
         if len(strengths) != len(styles):
             raise InputError(f"{len(strengths)} strengths for {len(styles)} styles: give one strength, or one per style")
-        for i, s in enumerate(strengths):
-            if not 0.0 <= float(s) <= 1.0:
-                raise InputError(f"strength {i + 1} is {s}; strengths must be between 0 (unchanged) and 1 (full reference)")
-        if feather < 0:
-            raise InputError(f"feather must be >= 0 px; got {feather}")
-        if not 0.0 <= float(detail) <= 1.0:
-            raise InputError(f"detail is {detail}; it must be between 0 (the generator's output) and 1 (all of "
-                             "the photo's fine detail)")
+        strengths = [_check_number(f"strength {i + 1}", s, 0.0, 1.0, " (0: unchanged, 1: the full reference)")
+                     for i, s in enumerate(strengths)]
+        feather = _check_number("feather", feather, 0.0, MAX_FEATHER, " px")
+        detail = _check_number("detail", detail, 0.0, 1.0, " (0: the generator's output, 1: all of the photo's "
+                                                             "fine detail)")
+        resolution = check_resolution(resolution, max_side)
 
         x, (h, w), original, photo = self._model_input(content, "content image", resolution, max_side)
         content_code, own_style = self.encoder(x)
@@ -261,7 +304,7 @@ class TCPPipeline(DiffusionPipeline):
         if masks is None:
             images = self._generate(content_code, new_styles[0], None, seed)
         else:
-            region = prepare_masks(masks, original, resize_mask=resize_mask)
+            region = prepare_masks(masks, original, resize_mask=resize_mask, max_side=max_side)
             region = feather_masks(resize_tensor(region[None], (h, w))[0].clamp(0, 1), feather)
             weights = region_weights(region)  # [K+1, h, w]
             edited = (1 - weights[:1])[None]

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from tcp_hub import TCPPipeline
+from tcp_hub import TCPPipeline, cli
 from tcp_hub.cli import main
 
 
@@ -114,3 +114,57 @@ def test_export_of_a_folder_without_models_says_what_is_missing(tmp_path, capsys
     (tmp_path / "empty").mkdir()
     assert main(["export", "--model", str(tmp_path / "empty"), "-o", str(tmp_path / "x")]) == 2
     assert "no encoder/ subfolder" in capsys.readouterr().err
+
+
+def test_an_output_extension_pillow_cannot_write_is_refused_before_the_work(model_dir, files, capsys, monkeypatch):
+    loaded = []
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *args: loaded.append(args))
+    code = main(["swap", "--model", model_dir, "--content", str(files / "content.png"),
+                 "--style", str(files / "style.png"), "-o", str(files / "out.xyz")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and loaded == []
+    assert err == [f"error: -o {files / 'out.xyz'}: cannot write an image with the extension '.xyz'; use .png, "
+                   ".jpg, .webp, .bmp or .tif"]
+
+
+def test_encode_to_a_path_not_ending_in_safetensors_is_refused(model_dir, files, capsys):
+    code = main(["encode", "--model", model_dir, "--image", str(files / "content.png"), "-o", str(files / "c.pt")])
+    assert code == 2
+    assert "give a path ending in .safetensors" in capsys.readouterr().err
+
+
+def test_encode_on_a_full_disk_is_one_line_naming_the_path_and_leaves_no_partial_file(model_dir, files, capsys,
+                                                                                        monkeypatch):
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    def full_disk(tensors, filename, metadata=None):
+        open(filename, "wb").write(b"partial")
+        raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
+    out = files / "codes.safetensors"
+    code = main(["encode", "--model", model_dir, "--image", str(files / "content.png"), "-o", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not out.exists()
+    assert err[-1].startswith(f"error: could not write {out} (Error while serializing")
+    assert "disk is not full" in err[-1]
+
+
+def test_max_side_flag_sets_the_size_limit_and_is_named_in_the_error(model_dir, files, capsys):
+    common = ["swap", "--model", model_dir, "--content", str(files / "content.png"), "--style",
+              str(files / "style.png"), "--resolution", "32"]
+    assert main([*common, "--max_side", "60", "-o", str(files / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert "is 70x50; the longest side may be at most 60 px" in err and "--max_side" in err
+    assert main([*common, "--max_side", "70", "-o", str(files / "x.png")]) == 0
+
+
+def test_no_resize_mask_flag_refuses_a_mask_of_another_size(model_dir, files, capsys):
+    Image.fromarray(np.full((20, 20), 255, np.uint8)).save(files / "small.png")
+    common = ["swap", "--model", model_dir, "--content", str(files / "content.png"), "--style",
+              str(files / "style.png"), "--mask", str(files / "small.png"), "-o", str(files / "x.png")]
+    assert main(common) == 0
+    assert "--no_resize_mask on the command line refuses" in capsys.readouterr().err
+    assert main([*common, "--no_resize_mask"]) == 2
+    assert "error: mask 1 is 20x20 but the image is 70x50" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from PIL import Image
 from tcp_hub.data import (HubImageDataset, ImageFolderDataset, SyntheticScenes, UnreadableImageWarning,
                           build_dataset, make_transform)
 from tcp_hub.data.transforms import to_rgb
+from tcp_hub.errors import InputError
 
 
 def _solid(value, size=(24, 16), mode="RGB") -> Image.Image:
@@ -235,7 +236,7 @@ def test_every_file_unreadable_is_a_clear_error(tmp_path):
     for name in ("a.png", "b.jpg"):
         (tmp_path / name).write_bytes(b"garbage")
     dataset = ImageFolderDataset(tmp_path, 8)
-    with pytest.warns(UnreadableImageWarning), pytest.raises(RuntimeError, match="none of the 2 images"):
+    with pytest.warns(UnreadableImageWarning), pytest.raises(InputError, match=f"none of the 2 images in the folder '{tmp_path}'"):
         dataset[0]
 
 

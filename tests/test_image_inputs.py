@@ -1,12 +1,35 @@
 """Every kind of image a user may pass becomes the right RGB picture, or a clear error."""
 
+import io
+import struct
+import zlib
+
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 
 from tcp_hub.errors import InputError
 from tcp_hub.image_io import load_image, pad_to_multiple, pil_to_tensor
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A few-byte PNG whose header claims ``width`` x ``height`` (its pixel data is never reached)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    pixels = chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + pixels + chunk(b"IEND", b"")
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A small real JPEG whose frame header is rewritten to claim ``width`` x ``height``."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (90, 120, 30)).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
 
 
 def test_rgba_is_composited_on_white():
@@ -87,3 +110,28 @@ def test_padding_to_multiples_of_16_mirrors_without_resampling():
     assert padded.shape[-2:] == (32, 48)
     torch.testing.assert_close(padded[..., :20, :33], x)
     torch.testing.assert_close(padded[..., 20, :33], x[..., 18, :])  # mirrored row
+
+
+def test_decompression_bomb_png_is_an_input_error_with_the_limit(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_claiming(30000, 30000))
+    with pytest.raises(InputError, match=r"style image file .*bomb.png' is too large.*at most 1024 px"):
+        load_image(path, "style image", max_side=1024)
+
+
+def test_image_file_over_max_side_is_refused_from_its_header_without_decoding(tmp_path, monkeypatch):
+    path = tmp_path / "huge.jpg"
+    path.write_bytes(jpeg_claiming(10000, 10000))
+    decoded = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self))
+    with pytest.warns(Image.DecompressionBombWarning), \
+            pytest.raises(InputError, match=r"huge.jpg' is 10000x10000; the longest side may be at most 1024 px"):
+        load_image(path, "content image", max_side=1024)
+    assert decoded == []
+
+
+def test_image_file_over_pillows_pixel_limit_is_refused_without_a_side_limit(tmp_path):
+    path = tmp_path / "huge.jpg"
+    path.write_bytes(jpeg_claiming(10000, 10000))
+    with pytest.warns(Image.DecompressionBombWarning), pytest.raises(InputError, match="decompression bomb"):
+        load_image(path)

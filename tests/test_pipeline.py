@@ -14,6 +14,8 @@ from tcp_hub.image_io import gaussian_blur, pad_to_multiple
 from tcp_hub.masks import region_weights
 from tcp_hub.pipeline import DETAIL_SIGMA, KEEP_MARGIN
 
+from test_image_inputs import png_claiming
+
 
 def run(pipe, *args, **kwargs):
     kwargs.setdefault("output_type", "np")
@@ -304,3 +306,45 @@ def test_bfloat16_pipeline_stays_close_to_float32(tmp_path, tiny_pipe, photo, re
     full = run(tiny_pipe, photo, [reference], mask=[mask])
     low = run(half, photo, [reference], mask=[mask])
     assert low.dtype == np.float32 and np.abs(low - full).mean() < 0.02
+
+
+# ---- hostile numbers and sizes -----------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(feather=float("nan")), r"feather is nan; it must be a number between 0 and 64 px"),
+    (dict(feather=float("inf")), r"feather is inf; it must be a number between 0 and 64 px"),
+    (dict(feather=1e6), r"feather is 1000000.0; it must be a number between 0 and 64 px"),
+    (dict(resolution=-16), r"resolution is -16; the working size must be a whole number of pixels from 16 to 1024"),
+    (dict(resolution=100000), r"resolution is 100000; .* from 16 to 1024"),
+    (dict(resolution=64.5), r"resolution is 64.5; .* whole number"),
+    (dict(strength=float("nan")), r"strength 1 is nan; it must be a number between 0 and 1"),
+    (dict(detail=float("inf")), r"detail is inf; it must be a number between 0 and 1"),
+])
+def test_numbers_outside_their_range_are_refused_with_the_range(tiny_pipe, photo, reference, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        tiny_pipe(photo, reference, **kwargs)
+
+
+def test_nan_in_a_tensor_batch_is_refused(tiny_pipe, reference):
+    batch = torch.rand(2, 3, 32, 32)
+    batch[1, 0, 5, 5] = float("nan")
+    with pytest.raises(InputError, match="content image tensor contains NaN or infinite values"):
+        tiny_pipe(batch, reference)
+
+
+@pytest.mark.parametrize("which", ["content", "style"])
+def test_decode_refuses_non_finite_codes(tiny_pipe, photo, which):
+    codes = dict(zip(("content", "style"), tiny_pipe.encode(photo)))
+    codes[which][0, 0] = float("inf") if which == "style" else float("nan")
+    with pytest.raises(InputError, match=f"{which} code contains NaN or infinite values"):
+        tiny_pipe.decode(codes["content"], codes["style"])
+
+
+def test_encode_refuses_a_resolution_outside_its_range(tiny_pipe, photo):
+    with pytest.raises(InputError, match="resolution is 8; .* from 16 to 1024"):
+        tiny_pipe.encode(photo, resolution=8)
+
+
+def test_a_mask_file_over_max_side_is_refused_from_its_header(tiny_pipe, photo, reference, tmp_path):
+    (tmp_path / "mask.png").write_bytes(png_claiming(5000, 50))
+    with pytest.raises(InputError, match=r"mask 1 file .*mask.png' is 5000x50; the longest side may be at most 1024"):
+        tiny_pipe(photo, [reference], mask=[str(tmp_path / "mask.png")])

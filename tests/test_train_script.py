@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from tcp_hub import TCPDiscriminator, TCPPatchDiscriminator, TCPPipeline, losses
 from tcp_hub.errors import InputError
 from tcp_hub.training import NonFiniteLossError, parse_args, train
+from tcp_hub.training.checkpointing import STATE_FILE, CheckpointWriteError, prepare_output_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--dataset", "synthetic", "--synthetic_length", "48", "--preset", "tiny", "--resolution", "32",
@@ -396,3 +397,70 @@ def test_photos_on_the_device_need_a_folder_and_random_crops(tmp_path):
     args = parse_args(TINY + ["--data_on_device", "--output_dir", str(tmp_path / "run")])
     with pytest.raises(InputError, match="--data_on_device needs a folder of photos"):
         train(args)
+
+
+# ---- hostile output folders, full disks, unreadable data, unsafe checkpoints --------------------------
+@pytest.mark.parametrize("kind", ["a file", "under /proc"])
+def test_an_unwritable_output_dir_is_refused_naming_it_before_training(tmp_path, kind):
+    out = tmp_path / "run"
+    if kind == "a file":
+        out.write_text("not a folder")
+    else:
+        out = Path("/proc/tcp-hub-run")
+    with pytest.raises(InputError, match=f"--output_dir {out}: cannot write there"):
+        train(parse_args([*TINY, "--output_dir", str(out), "--max_train_steps", "1"]))
+
+
+def test_stale_temporary_checkpoints_are_removed_at_the_next_start(tmp_path):
+    stale = tmp_path / ".tmp-checkpoint-7"
+    (stale / "generator").mkdir(parents=True)
+    (stale / "generator" / "half-written.safetensors").write_bytes(b"xx")
+    prepare_output_dir(tmp_path)
+    assert not stale.exists() and tmp_path.is_dir()
+
+
+def test_a_full_disk_during_a_checkpoint_names_the_path_removes_the_partial_folder_and_keeps_the_last(
+        tmp_path, monkeypatch):
+    real_save, saves = torch.save, []
+
+    def disk_full_after_the_first_checkpoint(obj, f, *args, **kwargs):
+        saves.append(f)
+        if "checkpoint-2" in str(f):
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 128 vs 64")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", disk_full_after_the_first_checkpoint)
+    out = tmp_path / "run"
+    with pytest.raises(CheckpointWriteError, match=r"could not write the checkpoint .*\.tmp-checkpoint-2 "
+                                                   r"\(.*unexpected pos.*\): the disk may be full \(.* MB are free; "
+                                                   r"a checkpoint needs about .* MB\. The last complete checkpoint"):
+        train(parse_args([*TINY, "--output_dir", str(out), "--max_train_steps", "4", "--checkpointing_steps", "1"]))
+    assert not (out / ".tmp-checkpoint-2").exists()
+    assert json.loads((out / "checkpoint-1" / STATE_FILE).read_text())["global_step"] == 1
+    assert isinstance(TCPPipeline.from_checkpoint(out / "checkpoint-1"), TCPPipeline)
+
+
+def test_a_folder_of_unreadable_images_is_one_error_naming_the_folder(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.jpg", "c.png", "d.webp"):
+        (folder / name).write_bytes(b"garbage")
+    argv = [a for a in TINY if a not in ("--dataset", "synthetic", "--synthetic_length", "48")]
+    with pytest.raises(InputError, match=f"none of the 4 images in the folder '{folder}'"):
+        train(parse_args([*argv, "--train_data_dir", str(folder), "--output_dir", str(tmp_path / "run"),
+                          "--max_train_steps", "1"]))
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this pickle runs code",))
+
+
+def test_resuming_from_a_checkpoint_holding_a_code_pickle_is_refused_with_a_message(tmp_path):
+    out = tmp_path / "run"
+    train(parse_args([*TINY, "--output_dir", str(out), "--max_train_steps", "1"]))
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.save({"state": _RunsCode()}, out / "checkpoint-1" / "optimizer.bin")
+    with pytest.raises(InputError, match=r"checkpoint-1 holds a pickle that needs code to load, which is refused"):
+        train(parse_args([*TINY, "--output_dir", str(out), "--max_train_steps", "2",
+                          "--resume_from_checkpoint", "latest"]))

@@ -12,6 +12,7 @@ a run depends only on ``(seed, process, k)``: a resumed run draws the same batch
 """
 
 import math
+import os
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -58,7 +59,11 @@ class DeviceCropSampler:
             except DECODE_ERRORS:
                 self.skipped_files.append(str(path))
         if not photos:
-            raise InputError(f"none of the {len(files)} training photos could be read (e.g. {files[0] if files else '-'})")
+            if not files:
+                raise InputError("no training photos were given")
+            folder = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
+            raise InputError(f"none of the {len(files)} training photos in the folder {folder!r} could be read "
+                             f"(e.g. {str(files[0])!r}); check the files or the path")
         # enough levels that any crop (side <= the short side) shrinks by less than 2 at one of them
         longest_short = max(min(p.shape[1:]) for p in photos)
         levels = max(1, math.floor(math.log2(longest_short / self.resolution)) + 1)

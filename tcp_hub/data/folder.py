@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ..errors import InputError
 from .transforms import make_transform
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -56,6 +57,10 @@ class SkippingImageDataset(Dataset):
     def describe(self, index: int) -> str:
         raise NotImplementedError
 
+    def source(self) -> str:
+        """Where the images come from, for messages (``"the folder '/data/photos'"``)."""
+        return "this dataset"
+
     @property
     def skipped_files(self) -> List[str]:
         """Names of the files found unreadable so far, in dataset order."""
@@ -80,8 +85,8 @@ class SkippingImageDataset(Dataset):
                 warnings.warn(f"skipping unreadable image {self.describe(candidate)!r} "
                               f"({type(error).__name__}: {error}); another image is used in its place",
                               UnreadableImageWarning, stacklevel=2)
-        raise RuntimeError(f"none of the {n} images of this dataset could be read "
-                           f"(for example {self.describe(index)!r}); check the files or the path")
+        raise InputError(f"none of the {n} images in {self.source()} could be read (for example "
+                         f"{self.describe(index)!r}); check the files or the path")
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -159,6 +164,9 @@ class ImageFolderDataset(SkippingImageDataset):
 
     def describe(self, index: int) -> str:
         return str(self.files[index])
+
+    def source(self) -> str:
+        return f"the folder {str(self.root)!r}"
 
     def __repr__(self) -> str:
         return f"ImageFolderDataset({str(self.root)!r}, {len(self)} images, transform={self.transform!r})"

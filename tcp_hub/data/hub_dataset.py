@@ -88,6 +88,9 @@ class HubImageDataset(SkippingImageDataset):
         path = value.get("path") if isinstance(value, dict) else value if isinstance(value, str) else None
         return f"{self.dataset_name}[{self.split}][{index}]" + (f" ({path})" if path else "")
 
+    def source(self) -> str:
+        return f"the dataset {self.dataset_name!r} (split {self.split!r})"
+
     def __repr__(self) -> str:
         return (f"HubImageDataset({self.dataset_name!r}, split={self.split!r}, column={self.image_column!r}, "
                 f"{len(self)} images, transform={self.transform!r})")

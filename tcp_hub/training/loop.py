@@ -32,7 +32,7 @@ from ..errors import InputError
 from ..models import TCPDiscriminator, TCPPatchDiscriminator, build_models
 from ..pipeline import TCPPipeline, load_pipeline, resolve_model_path
 from .batches import make_batch_source
-from .checkpointing import load_checkpoint, register_hooks, resolve_checkpoint, save_checkpoint
+from .checkpointing import load_checkpoint, prepare_output_dir, register_hooks, resolve_checkpoint, save_checkpoint
 from .config import TrainerConfig, args_to_dict, losses_used
 from .samples import sample_grid, save_grid
 from .step import NonFiniteLossError, TCPTrainer
@@ -175,6 +175,7 @@ def train(args) -> Path:
 
 def _train(args, acc: Accelerator) -> Path:
     out = Path(args.output_dir)
+    prepare_output_dir(out, acc.is_main_process)
     set_seed(args.seed)
     dataset, train_set, holdout = make_datasets(args)
     checkpoint = resolve_checkpoint(out, args.resume_from_checkpoint)
@@ -196,7 +197,6 @@ def _train(args, acc: Accelerator) -> Path:
         acc.print(f"no checkpoint in {out}; starting a new run")
 
     if acc.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
         scalars = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
         acc.init_trackers("tcp", config=scalars)
     samples = _sample_images(holdout if holdout is not None else train_set, args.num_samples)
