@@ -2,8 +2,15 @@
 
 Run locally with ``python app.py`` (then open http://127.0.0.1:7860). The work is done by
 ``tcp_hub.app_logic``; this file lays out the page and connects the handlers.
+
+The Model box loads the bundled models and Hub repo ids (``owner/name``) only. To let it load model
+folders on this machine as well (only where you trust everyone who can reach the page), start the app
+with ``python app.py --allow-local-models`` or set the environment variable
+``TCP_HUB_ALLOW_LOCAL_MODELS=1``.
 """
 
+import argparse
+import os
 from pathlib import Path
 
 import gradio as gr
@@ -70,7 +77,7 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
                          label=f"Noise seed ({logic.NO_NOISE}: no noise; same seed, same result)")
         show_outlines = gr.Checkbox(value=False, label="Outline painted regions on the result")
         model = gr.Textbox(value="", label="Model",
-                           placeholder=f"{logic.DEFAULT_MODEL} (bundled), a local folder, or a Hub repo id")
+                           placeholder=f"{logic.DEFAULT_MODEL} (bundled) or a Hub repo id (owner/name)")
     with gr.Row():
         detail = gr.Slider(0, 1, value=logic.DEFAULT_DETAIL, step=0.05,
                            label="Detail (how much of the photo's own fine detail to keep in the edit)")
@@ -103,6 +110,7 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
     click_image.select(logic.click_point, None, [x, y], queue=False, api_visibility="private").then(
         logic.suggest_handler, suggest_inputs, [click_image, suggestion_mask], api_visibility="private")
     accept.click(logic.accept_handler, [editor, suggestion_mask, region], editor, api_name="accept_region")
+    editor.upload(logic.upright_upload, editor, editor, api_visibility="private")
     for event in (editor.upload, suggest_box.expand):
         event(logic.photo_for_clicking, editor, click_image, api_visibility="private")
 
@@ -110,5 +118,20 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
                 cache_examples=False, label="Examples (click to run)")
 
 
-if __name__ == "__main__":
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve the tcp-hub demo (http://127.0.0.1:7860).")
+    parser.add_argument("--allow-local-models", action="store_true",
+                        help="let the Model box load model folders on this machine, not only bundled names and "
+                             f"Hub repo ids (same as {logic.ALLOW_LOCAL_MODELS_ENV}=1); only where you trust "
+                             "everyone who can reach the page")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    if parse_args(argv).allow_local_models:
+        os.environ[logic.ALLOW_LOCAL_MODELS_ENV] = "1"
     demo.queue(default_concurrency_limit=logic.CONCURRENCY_LIMIT).launch(**LAUNCH_OPTIONS)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,14 +13,17 @@ import logging
 import os
 import threading
 import uuid
+from collections import OrderedDict
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import gradio as gr
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from huggingface_hub import snapshot_download
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError
 from .image_io import load_image
@@ -39,12 +42,20 @@ CONCURRENCY_LIMIT = 2  # edits running at once; the rest wait in the queue
 
 DEFAULT_MODEL = "tcp-scenes"
 FALLBACK_PRESET = "small"
+MODEL_CACHE_SIZE = 3  # pipelines kept in memory, least recently used dropped first
+# Set to 1 (or start the app with --allow-local-models) to let the Model box load folders on the server.
+ALLOW_LOCAL_MODELS_ENV = "TCP_HUB_ALLOW_LOCAL_MODELS"
+# The one answer to a model that is refused or fails to load while local folders are off: it says
+# nothing about the server's files (no path, no difference between a missing and an existing folder).
+MODEL_REFUSED = (f"could not load the model: enter a bundled model name ({DEFAULT_MODEL}) or the id of a tcp-hub "
+                 "pipeline on the Hugging Face Hub (owner/name)")
 NUM_REGIONS = 3
 REGION_NAMES = [f"region {i + 1}" for i in range(NUM_REGIONS)]
 REGION_COLORS = [(230, 57, 70), (42, 157, 143), (69, 123, 229)]  # brush, outline and suggestion colours
 # The brush paints at this opacity so the photo shows through; a layer's alpha at or above it
 # (255 * BRUSH_OPACITY) is a fully painted pixel, lower alpha a partly painted one.
 BRUSH_OPACITY = 0.5
+LUMA = (0.299, 0.587, 0.114)  # brightness of an RGB mask layer (ITU-R 601, as PIL's "L")
 MODE_REGIONS, MODE_WHOLE = "painted regions", "whole image"
 MODES = [MODE_REGIONS, MODE_WHOLE]
 
@@ -64,11 +75,36 @@ def model_notice() -> str:
         return ""
     return (f"**Note:** the bundled `{DEFAULT_MODEL}` weights are not installed, so the default model is a "
             f"randomly initialised `{FALLBACK_PRESET}` model: results show how the app works, not what a "
-            "trained model does. Enter a trained model's folder or Hub repo id under *Model*.")
+            "trained model does. Enter a trained model's Hub repo id under *Model*.")
+
+
+def local_models_allowed() -> bool:
+    """Whether the Model box may load folders on the server: only when whoever runs the app says so
+    (``python app.py --allow-local-models`` sets `ALLOW_LOCAL_MODELS_ENV` to 1)."""
+    return os.environ.get(ALLOW_LOCAL_MODELS_ENV, "").strip() == "1"
+
+
+def is_hub_repo_id(name: str) -> bool:
+    """``owner/name`` as the Hugging Face Hub spells repo ids (no ``~``, ``..``, leading ``/``)."""
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return name.count("/") == 1
+
+
+def download_from_hub(repo_id: str) -> str:
+    """The local copy of a Hub repo's pipeline files (config and safetensors only) -> its folder."""
+    return snapshot_download(repo_id, allow_patterns=["model_index.json", "*/config.json", "*/*.safetensors"])
 
 
 def load_pipeline(name: str) -> TCPPipeline:
-    """Load a model by bundled short name, local folder or Hub repo id; `InputError` if that fails."""
+    """Load a model by bundled short name or Hub repo id (or, if `local_models_allowed`, any folder).
+
+    Without the allowance every failure gives the same `MODEL_REFUSED` message, so a visitor learns
+    nothing about the server's files; a repo id is always fetched from the Hub, never read from a
+    folder of the same name.
+    """
     if name == DEFAULT_MODEL and not bundled_model_available():
         logger.warning("bundled model folder %s not found; using a randomly initialised '%s' model instead "
                        "(outputs are not meaningful until trained weights are added)",
@@ -76,33 +112,58 @@ def load_pipeline(name: str) -> TCPPipeline:
         encoder, generator, _, _ = build_models(FALLBACK_PRESET, WORKING_SIZE)
         return TCPPipeline(encoder.eval(), generator.eval())
     try:
-        return load_any(name)
-    except InputError:
-        logger.exception("could not load model %r", name)
-        raise
+        if local_models_allowed():
+            return load_any(name)
+        if name in BUNDLED_MODELS:
+            return load_any(BUNDLED_MODELS[name])
+        if not is_hub_repo_id(name):
+            raise InputError(f"{name!r} is neither a bundled name nor a Hub repo id")
+        return load_any(download_from_hub(name))
+    except Exception as err:  # the Hub client and diffusers raise many types; the visitor gets one line
+        # the reason is for whoever runs the app (the refusal is logged once more, as a warning, by the handler)
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        logger.info("could not load model %r: %s", name, reason)
+        if local_models_allowed() and isinstance(err, InputError):
+            raise
+        raise InputError(MODEL_REFUSED) from None
 
 
 class ModelCache:
-    """Pipelines by name, each loaded once and shared by all requests (inference only reads them)."""
+    """The most recently used pipelines by name (at most ``size``), each loaded once and shared by all
+    requests (inference only reads them); the least recently used one goes when another is loaded."""
 
-    def __init__(self):
-        self._pipes: Dict[str, TCPPipeline] = {}
+    def __init__(self, size: int = MODEL_CACHE_SIZE):
+        self.size = size
+        self._pipes: "OrderedDict[str, TCPPipeline]" = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def key(name: Optional[str]) -> str:
         return (name or "").strip() or DEFAULT_MODEL
 
+    def _store(self, key: str, pipe: TCPPipeline) -> None:
+        self._pipes[key] = pipe
+        self._pipes.move_to_end(key)
+        while len(self._pipes) > self.size:
+            self._pipes.popitem(last=False)
+
     def put(self, name: str, pipe: TCPPipeline) -> None:
         with self._lock:
-            self._pipes[self.key(name)] = pipe
+            self._store(self.key(name), pipe)
 
     def get(self, name: Optional[str]) -> TCPPipeline:
         key = self.key(name)
         with self._lock:  # one load per name even when several requests ask for it at once
-            if key not in self._pipes:
-                self._pipes[key] = load_pipeline(key)
+            if key in self._pipes:
+                self._pipes.move_to_end(key)
+            else:
+                self._store(key, load_pipeline(key))
             return self._pipes[key]
+
+    def names(self) -> List[str]:
+        """The cached names, least recently used first."""
+        with self._lock:
+            return list(self._pipes)
 
     def clear(self) -> None:
         with self._lock:
@@ -131,8 +192,10 @@ def editor_background(editor: Optional[dict]) -> np.ndarray:
 def editor_masks(editor: dict, size: Tuple[int, int]) -> List[np.ndarray]:
     """The painted regions: one soft mask ``[H, W]`` float32 in [0, 1] per region.
 
-    A region's mask is its layer's alpha relative to the brush's: ``alpha / (255 * BRUSH_OPACITY)``,
-    clipped to 1, so a brush stroke is a full edit and fainter paint a partial one.
+    A layer with alpha (``[H, W, 4]``, as the editor paints) gives its alpha relative to the brush's:
+    ``alpha / (255 * BRUSH_OPACITY)``, clipped to 1, so a brush stroke is a full edit and fainter paint
+    a partial one. A layer without alpha (``[H, W]`` grey levels or ``[H, W, 3]`` RGB, as API clients
+    send masks) gives its brightness: white is a full edit, black nothing.
 
     Missing layers are empty; layers of another size are resized to ``size`` (H, W).
     """
@@ -143,9 +206,13 @@ def editor_masks(editor: dict, size: Tuple[int, int]) -> List[np.ndarray]:
             masks.append(np.zeros(size, np.float32))
             continue
         layer = np.asarray(layer)
-        if layer.ndim == 3:  # RGBA: the alpha; otherwise the first channel
-            layer = layer[..., 3] if layer.shape[2] == 4 else layer[..., 0]
-        mask = layer.astype(np.float32) / ((255.0 if layer.dtype == np.uint8 else 1.0) * BRUSH_OPACITY)
+        full = 255.0 if layer.dtype == np.uint8 else 1.0
+        if layer.ndim == 3 and layer.shape[2] == 4:
+            mask = layer[..., 3].astype(np.float32) / (full * BRUSH_OPACITY)
+        elif layer.ndim == 3 and layer.shape[2] == 3:
+            mask = layer.astype(np.float32) @ np.asarray(LUMA, np.float32) / full
+        else:
+            mask = layer.reshape(layer.shape[:2]).astype(np.float32) / full
         if mask.shape != tuple(size):
             mask = np.asarray(Image.fromarray(mask).resize((size[1], size[0]), Image.Resampling.BILINEAR))
         masks.append(np.clip(mask, 0, 1))
@@ -330,15 +397,21 @@ def add_to_layer(editor: Optional[dict], mask: Optional[np.ndarray], region: int
 
 
 # ---- Gradio handlers -----------------------------------------------------------------------------
+def refuse(message: str, where: str) -> gr.Error:
+    """A user mistake: one line in the server's log, and the message for the page (no traceback)."""
+    logger.warning("%s refused: %s", where, message)
+    return gr.Error(message, print_exception=False)
+
+
 def user_errors(fn):
-    """Show `InputError` to the user as a ``gr.Error`` message (no traceback)."""
+    """Show `InputError` to the user as a ``gr.Error`` message, logged as one line (no traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except InputError as err:
-            raise gr.Error(str(err)) from None
+            raise refuse(str(err), fn.__name__) from None
 
     return wrapper
 
@@ -408,20 +481,66 @@ class CheckedImage(gr.Image):
         try:
             return super().preprocess(payload)
         except _UNREADABLE:
-            raise gr.Error(f"'{self.label}' could not be read as an image: upload a PNG, JPEG or WebP photo") from None
+            raise refuse(f"'{self.label}' could not be read as an image: upload a PNG, JPEG or WebP photo",
+                         "upload") from None
 
 
 class CheckedImageEditor(gr.ImageEditor):
-    """``gr.ImageEditor`` whose unreadable uploads become a message."""
+    """``gr.ImageEditor`` (``type="numpy"``) that reads uploads as the app needs them.
+
+    - Unreadable uploads become a message.
+    - The photo is turned upright by its EXIF orientation (phones store it sideways with a tag); the
+      value's ``"rotated"`` is then True, so `upright_upload` can show the upright photo in the editor.
+    - Mask layers without alpha (grey-level or RGB files, as API clients send them) keep their
+      brightness as the paint: Gradio would make them RGBA with an opaque alpha, fully painted even
+      when black. They are passed on as ``[H, W]`` or ``[H, W, 3]`` arrays, which `editor_masks` reads.
+    """
 
     is_template = True  # rendered by the frontend as a plain ImageEditor
 
     def preprocess(self, payload):
         try:
-            return super().preprocess(payload)
+            value = super().preprocess(payload)
+            if value is not None:
+                value["rotated"] = payload.background is not None and exif_orientation(payload.background) != 1
+            return value
         except _UNREADABLE:
-            raise gr.Error("the content photo could not be read as an image: upload a PNG, JPEG or WebP "
-                           "photo") from None
+            raise refuse("the content photo could not be read as an image: upload a PNG, JPEG or WebP photo",
+                         "upload") from None
+
+    def convert_and_format_image(self, file, flatten_on_white=False):
+        if file is None:
+            return None
+        image = open_upload(file)
+        if flatten_on_white:  # the photo (or the composite, which has no EXIF)
+            if exif_orientation(file) != 1:
+                return np.asarray(ImageOps.exif_transpose(image).convert(self.image_mode))
+        elif "A" not in image.getbands() and "transparency" not in image.info:  # a layer without alpha
+            return np.asarray(image if image.mode in ("L", "RGB") else image.convert("RGB"))
+        return super().convert_and_format_image(file, flatten_on_white)
+
+
+def open_upload(file) -> Image.Image:
+    """An uploaded file (``gr.FileData`` or the editor's cached bytes), opened lazily."""
+    return Image.open(file.path if isinstance(file, gr.FileData) else io.BytesIO(file))
+
+
+def exif_orientation(file) -> int:
+    """The EXIF orientation of an upload: 1 is upright (also when there is no EXIF, or it is unreadable)."""
+    try:
+        return open_upload(file).getexif().get(ExifTags.Base.Orientation, 1)
+    except (OSError, SyntaxError, ValueError, KeyError, TypeError):  # a broken EXIF block: take it as upright
+        return 1
+
+
+@user_errors
+def upright_upload(editor: Optional[dict]):
+    """After an upload: the editor value with the photo upright when its EXIF turned it, so the person paints
+    on what is edited; otherwise nothing changes (``gr.skip()``)."""
+    if not editor or not editor.get("rotated"):
+        return gr.skip()
+    background = editor_background(editor)
+    return {"background": background, "layers": [], "composite": background}
 
 
 class ResultImage(gr.Image):

@@ -53,6 +53,10 @@ def _write(path: Path, save: Callable[[], None]) -> None:
 def _swap(args) -> None:
     if args.mask and len(args.mask) != len(args.style):
         raise InputError(f"{len(args.mask)} --mask but {len(args.style)} --style: give one --style per --mask")
+    if args.style_mask and len(args.style_mask) != len(args.style):
+        raise InputError(f"{len(args.style_mask)} --style_mask but {len(args.style)} --style: give one --style_mask "
+                         "after each --style ('none' for a reference used whole)")
+    style_masks = [None if m.lower() == "none" else m for m in args.style_mask] if args.style_mask else None
     out = Path(args.output)
     _check_image_output(out)
     pipe = _load_pipeline(args.model, args.device, args.dtype)
@@ -60,7 +64,7 @@ def _swap(args) -> None:
     result = pipe(args.content, style=args.style, mask=args.mask or None, strength=strengths,
                   feather=args.feather, resolution=args.resolution, max_side=args.max_side,
                   resize_mask=not args.no_resize_mask, seed=None if args.no_noise else args.seed,
-                  keep_unedited=args.keep_unedited, detail=args.detail)
+                  keep_unedited=args.keep_unedited, detail=args.detail, style_mask=style_masks)
     _write(out, lambda: result.images[0].save(out))
     print(f"wrote {out}")
 
@@ -104,11 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--content", required=True, help="photo to edit")
     swap.add_argument("--style", required=True, action="append", help="style reference (repeat per region)")
     swap.add_argument("--mask", action="append", help="region mask image, one per --style (omit: global swap)")
+    swap.add_argument("--style_mask", action="append",
+                      help="take the style only from the painted part of a reference (a mask image like "
+                           "--mask, of the reference's size); if given, one per --style, the Nth for the Nth "
+                           "--style (put each after its --style); 'none' uses that reference whole")
     swap.add_argument("--strength", type=float, action="append",
                       help="0..1 per --style (default 1; one value applies to all)")
     swap.add_argument("--feather", type=float, default=0.0, help="soften mask edges (px, 0..64)")
     swap.add_argument("--no_resize_mask", action="store_true",
-                      help="refuse a mask whose size differs from the content photo's (default: resize it, warning)")
+                      help="refuse a mask whose size differs from the content photo's, or a --style_mask whose size "
+                           "differs from its reference's (default: resize it, warning)")
     swap.add_argument("--seed", type=int, default=None,
                       help="add the generator's per-pixel noise, drawn from this seed (default: no noise)")
     swap.add_argument("--no-noise", action="store_true", help="no noise even with --seed")

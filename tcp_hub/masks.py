@@ -18,14 +18,16 @@ from .image_io import gaussian_blur, open_image_file
 MaskInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
 
-def load_mask(source: MaskInput, index: int = 0, max_side: Optional[int] = None) -> torch.Tensor:
+def load_mask(source: MaskInput, index: int = 0, max_side: Optional[int] = None,
+              name: Optional[str] = None) -> torch.Tensor:
     """A mask from a file, PIL image, array or tensor -> ``[H, W]`` float32 in [0, 1].
 
     Images with transparency use their alpha (what a brush painted); other images use their
     luminance. Arrays and tensors may be bool, uint8 (0..255) or float in [0, 1]. A file whose longest
-    side exceeds ``max_side`` is refused before it is decoded.
+    side exceeds ``max_side`` is refused before it is decoded. ``name`` is how errors call it (default
+    ``"mask <index + 1>"``).
     """
-    name = f"mask {index + 1}"
+    name = name or f"mask {index + 1}"
     if isinstance(source, (str, os.PathLike)):
         source = open_image_file(source, name, max_side)
     if isinstance(source, Image.Image):
@@ -59,11 +61,15 @@ def load_mask(source: MaskInput, index: int = 0, max_side: Optional[int] = None)
     return m.clamp(0, 1)
 
 
-def fit_mask(mask: torch.Tensor, size: Tuple[int, int], index: int = 0, resize_mask: bool = True) -> torch.Tensor:
-    """Bring ``[H, W]`` mask to the image's ``size`` (H, W), warning when it had to be resized."""
+def fit_mask(mask: torch.Tensor, size: Tuple[int, int], index: int = 0, resize_mask: bool = True,
+             name: Optional[str] = None, image: str = "the image") -> torch.Tensor:
+    """Bring ``[H, W]`` mask to the image's ``size`` (H, W), warning when it had to be resized.
+
+    ``name`` and ``image`` are how messages call the mask (default ``"mask <index + 1>"``) and its image.
+    """
     if tuple(mask.shape) == tuple(size):
         return mask
-    msg = (f"mask {index + 1} is {mask.shape[1]}x{mask.shape[0]} but the image is {size[1]}x{size[0]}")
+    msg = f"{name or f'mask {index + 1}'} is {mask.shape[1]}x{mask.shape[0]} but {image} is {size[1]}x{size[0]}"
     if not resize_mask:
         raise InputError(msg + "; give a mask of the image's size, or let masks be resized to the image "
                          "(resize_mask=True in Python; the command line's default without --no_resize_mask)")
@@ -126,6 +132,19 @@ def prepare_masks(masks: Sequence[MaskInput], size: Tuple[int, int], resize_mask
             warnings.warn(f"mask {i + 1} has no painted pixel; its region is left unedited", stacklevel=3)
         out.append(m)
     return torch.stack(out) if out else torch.zeros(0, *size)
+
+
+def prepare_style_mask(source: MaskInput, size: Tuple[int, int], index: int = 0, resize_mask: bool = True,
+                       max_side: Optional[int] = None) -> Optional[torch.Tensor]:
+    """Load the mask of style reference ``index`` -> ``[H, W]`` in [0, 1] at the reference's ``size``, with
+    the rules of region masks (resized with a warning unless ``resize_mask=False``; files over ``max_side``
+    refused). ``None``, with a warning, when nothing is painted: the whole reference is used."""
+    name, image = f"style mask {index + 1}", f"style image {index + 1}"
+    m = fit_mask(load_mask(source, index, max_side, name), size, index, resize_mask, name, image)
+    if not (m > 0).any():
+        warnings.warn(f"{name} has no painted pixel; the style is taken from the whole of {image}", stacklevel=3)
+        return None
+    return m
 
 
 def region_weights(masks: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,8 @@ from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 from .errors import InputError
 from .image_io import (DEFAULT_MAX_SIDE, SIZE_ADVICE, ImageInput, check_size, gaussian_blur, load_image,
                        pad_to_multiple, pil_to_tensor, resize_longest_side, resize_tensor, tensor_to_output)
-from .masks import MaskInput, feather as feather_masks, grow, prepare_masks, region_weights, resample_mask
+from .masks import (MaskInput, feather as feather_masks, grow, prepare_masks, prepare_style_mask, region_weights,
+                    resample_mask)
 from .models import TCPEncoder, TCPGenerator
 
 BUNDLED_DIR = Path(__file__).parent / "weights"
@@ -184,17 +185,31 @@ class TCPPipeline(DiffusionPipeline):
         x = pad_to_multiple(x, self._multiple)
         return x.to(self.device, self.encoder.dtype), working, original, photo
 
+    def _style_weights(self, style_mask: Optional[MaskInput], index: int, working: Tuple[int, int],
+                       original: Tuple[int, int], resize_mask: bool, max_side: int) -> Optional[torch.Tensor]:
+        """A style reference's mask -> ``[1, 1, h', w']`` on device, padded like the reference; ``None`` for
+        the whole reference (no mask, or nothing painted)."""
+        if style_mask is None:
+            return None
+        m = prepare_style_mask(style_mask, original, index, resize_mask, max_side)
+        if m is None:
+            return None
+        m = pad_to_multiple(resample_mask(m[None, None], working), self._multiple)  # mirrored like the image
+        return m.to(self.device, self.encoder.dtype)
+
     @torch.no_grad()
-    def encode(self, image: ImageInput, resolution: Optional[int] = None, max_side: int = DEFAULT_MAX_SIDE
+    def encode(self, image: ImageInput, resolution: Optional[int] = None, max_side: int = DEFAULT_MAX_SIDE,
+               style_mask: Optional[MaskInput] = None, resize_mask: bool = True
                ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Image -> ``(content [B, C, H/16, W/16], style [B, D])``.
 
         The content code covers the image padded to multiples of 16 on the right and bottom.
-        ``resolution`` and ``max_side`` mean what they do in `__call__`.
+        ``resolution``, ``max_side`` and ``resize_mask`` mean what they do in `__call__`; ``style_mask``
+        pools the style code over the painted part of the image only (see ``style_mask`` in `__call__`).
         """
         resolution = check_resolution(resolution, max_side)
-        x = self._model_input(image, "image", resolution, max_side)[0]
-        return self.encoder(x)
+        x, working, original, _ = self._model_input(image, "image", resolution, max_side)
+        return self.encoder(x, self._style_weights(style_mask, 0, working, original, resize_mask, max_side))
 
     @torch.no_grad()
     def decode(self, content: torch.Tensor, style: torch.Tensor, masks: Optional[torch.Tensor] = None,
@@ -234,6 +249,7 @@ class TCPPipeline(DiffusionPipeline):
         seed: Optional[int] = None,
         keep_unedited: bool = True,
         detail: float = DEFAULT_DETAIL,
+        style_mask: Optional[Union[MaskInput, Sequence[Optional[MaskInput]]]] = None,
         output_type: str = "pil",
         return_dict: bool = True,
     ):
@@ -265,6 +281,11 @@ class TCPPipeline(DiffusionPipeline):
             detail: 0..1, how much of the photo's own fine detail (what the generator cannot draw,
                 `photo_detail`) to add back inside the edited regions, or everywhere in a global swap.
                 Costs one more generator pass when above 0.
+            style_mask: take each style from part of its reference only: ``None`` (the whole references),
+                or one mask per style (a list in the multi-region form, ``None`` entries for whole
+                references), in any form ``mask`` accepts, resized to its reference by the same rules. The
+                style code is then pooled over the painted part of the reference only ("this wall should look
+                like *that* wall"); a mask with nothing painted uses the whole reference, with a warning.
             output_type: ``"pil"``, ``"np"`` (``[B, H, W, 3]`` in [0, 1]) or ``"pt"`` (``[B, 3, H, W]`` in [0, 1]).
 
         Returns:
@@ -273,6 +294,7 @@ class TCPPipeline(DiffusionPipeline):
         styles = _as_list(style)
         masks = _as_list(mask)
         strengths = _as_list(strength)
+        style_masks = _as_list(style_mask)
         if not styles:
             raise InputError("give at least one style reference image")
         if masks is None and len(styles) > 1:
@@ -281,6 +303,9 @@ class TCPPipeline(DiffusionPipeline):
         if masks is not None and len(masks) != len(styles):
             raise InputError(f"{len(masks)} masks but {len(styles)} style references: give exactly one "
                              "style reference per mask")
+        if style_masks is not None and len(style_masks) != len(styles):
+            raise InputError(f"{len(style_masks)} style masks but {len(styles)} style references: give one style "
+                             "mask per style reference (None where the whole reference should be used)")
         if len(strengths) == 1:
             strengths = strengths * len(styles)
         if len(strengths) != len(styles):
@@ -294,8 +319,11 @@ class TCPPipeline(DiffusionPipeline):
 
         x, (h, w), original, photo = self._model_input(content, "content image", resolution, max_side)
         content_code, own_style = self.encoder(x)
-        ref_styles = [self.encoder(self._model_input(s, f"style image {i + 1}", resolution, max_side)[0])[1]
-                      for i, s in enumerate(styles)]
+        ref_styles = []
+        for i, (ref, ref_mask) in enumerate(zip(styles, style_masks or [None] * len(styles))):
+            ref_x, ref_working, ref_original, _ = self._model_input(ref, f"style image {i + 1}", resolution, max_side)
+            weights = self._style_weights(ref_mask, i, ref_working, ref_original, resize_mask, max_side)
+            ref_styles.append(self.encoder(ref_x, weights)[1])
         batch = content_code.shape[0]
         new_styles = [interpolate_style(own_style, ref.expand(batch, -1), float(a))
                       for ref, a in zip(ref_styles, strengths)]

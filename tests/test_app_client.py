@@ -1,7 +1,9 @@
 """The app served in-process and called through its named API endpoints with gradio_client."""
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
@@ -13,7 +15,7 @@ from PIL import Image
 from scripts import load_script
 from tcp_hub import app_logic as logic
 from test_app_handlers import (CHANGED, KEPT, SIZE, TEST_MODEL, deep_inside, diff, far_outside, layer, photo,
-                               reconstruction, stripes_and_grass, tiny_pipe)
+                               reconstruction, sideways_photo, stripes_and_grass, tiny_pipe)
 
 BOX = (0, SIZE, 0, 40)  # region 1: the left band
 
@@ -92,6 +94,28 @@ def test_stylize_endpoint_takes_detail_and_keep_unedited_by_name(client, pipe, f
     assert not np.array_equal(out, stylize(client, editor, files["reference"]))
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_mask_layer_without_alpha_is_read_by_brightness(client, pipe, files, mode, tmp_path):
+    white_box = Image.fromarray(layer(BOX)[..., 3]).convert(mode)  # white where painted, black elsewhere
+    white_box.save(tmp_path / "white.png")
+    Image.new(mode, (SIZE, SIZE)).save(tmp_path / "black.png")
+    painted_with_alpha = stylize(client, editor_files(files["content"], [files["layer"]]), files["reference"])
+    out = stylize(client, editor_files(files["content"], [str(tmp_path / "white.png")]), files["reference"])
+    assert np.array_equal(out, painted_with_alpha)
+    # an all-black layer paints nothing: the photo comes back unedited (with a warning), not restyled all over
+    out = stylize(client, editor_files(files["content"], [str(tmp_path / "black.png")]), files["reference"])
+    assert np.array_equal(out, photo(0))
+
+
+def test_phone_photo_is_edited_upright(client, files, tmp_path):
+    upright = sideways_photo(tmp_path / "phone.png")  # [SIZE, 96] upright, stored turned with an EXIF tag
+    Image.fromarray(layer(BOX)[:, :96]).save(tmp_path / "layer.png")  # painted on the upright photo
+    out = stylize(client, editor_files(str(tmp_path / "phone.png"), [str(tmp_path / "layer.png")]),
+                  files["reference"])
+    assert out.shape == (SIZE, 96, 3)
+    assert np.array_equal(out[:, 40 + KEPT:], upright[:, 40 + KEPT:])
+
+
 def test_eight_simultaneous_calls_all_return_their_correct_result(client, pipe, files):
     editor = editor_files(files["content"], [files["layer"]])
     seeds = [0, 1] * 4  # identical requests in flight together, and different ones side by side
@@ -115,9 +139,36 @@ def test_missing_reference_reaches_the_client_as_a_message(client, files):
         stylize(client, editor_files(files["content"], [files["layer"]]), None)
 
 
+def test_user_mistakes_print_one_line_in_the_server_console(client, files, tmp_path, capfd, caplog):
+    bogus = tmp_path / "reference.png"
+    bogus.write_bytes(b"not an image")
+    with caplog.at_level(logging.WARNING, logger=logic.__name__):
+        with pytest.raises(AppError, match="no style reference"):
+            stylize(client, editor_files(files["content"], [files["layer"]]), None)
+        with pytest.raises(AppError, match="could not be read as an image"):
+            stylize(client, editor_files(files["content"], [files["layer"]]), str(bogus))
+    assert "Traceback" not in capfd.readouterr().err
+    lines = [r.getMessage() for r in caplog.records if r.name == logic.__name__]
+    assert len(lines) == 2 and all("\n" not in line for line in lines)
+    assert "no style reference" in lines[0] and "could not be read as an image" in lines[1]
+
+
 def test_unknown_model_reaches_the_client_as_a_message(client, files, tmp_path):
     with pytest.raises(AppError, match="could not load the model"):
         stylize(client, editor_files(files["content"], [files["layer"]]), files["reference"], model=str(tmp_path))
+
+
+def test_allow_local_models_flag_lets_the_model_box_load_folders(monkeypatch):
+    app = load_app()
+    assert "--allow-local-models" in app.__doc__ and f"{logic.ALLOW_LOCAL_MODELS_ENV}=1" in app.__doc__
+    launched = []
+    monkeypatch.setattr(app.demo, "queue", lambda **_: SimpleNamespace(launch=lambda **kw: launched.append(kw)))
+    monkeypatch.setenv(logic.ALLOW_LOCAL_MODELS_ENV, "0")
+    app.main([])
+    assert not logic.local_models_allowed()
+    app.main(["--allow-local-models"])
+    assert logic.local_models_allowed()
+    assert launched == [app.LAUNCH_OPTIONS] * 2
 
 
 def test_reference_that_is_not_an_image_is_refused_with_a_message(client, files, tmp_path):

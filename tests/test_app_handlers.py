@@ -12,6 +12,7 @@ import gradio as gr
 import numpy as np
 import pytest
 import torch
+from gradio.components.image_editor import EditorData
 
 from tcp_hub import TCPPipeline, build_models
 from tcp_hub import app_logic as logic
@@ -185,6 +186,31 @@ def test_soft_layer_alpha_blends_between_unedited_and_full_edit(pipe, content):
     assert 0 < diff(half, content)[inside].mean() < diff(full, content)[inside].mean()
 
 
+def test_mask_layer_without_alpha_reads_paint_from_brightness(pipe, content):
+    box = (0, SIZE, 0, 48)
+    painted_with_alpha = run(editor(content, [box]), [photo(1)])
+    white_box = np.zeros((SIZE, SIZE), np.uint8)
+    white_box[box[0]:box[1], box[2]:box[3]] = 255
+    for mask in (white_box, np.dstack([white_box] * 3), white_box[..., None]):  # grey, RGB, one channel
+        edit = editor(content, [])
+        edit["layers"] = [mask]
+        assert np.array_equal(run(edit, [photo(1)]), painted_with_alpha)
+    grey = editor(content, [])
+    grey["layers"] = [white_box // 2]  # mid-grey: half an edit
+    half = run(grey, [photo(1)])
+    inside = deep_inside(box)
+    assert 0 < diff(half, content)[inside].mean() < diff(painted_with_alpha, content)[inside].mean()
+
+
+def test_all_black_mask_layer_without_alpha_is_nothing_painted(pipe, content):
+    for black in (np.zeros((SIZE, SIZE), np.uint8), np.zeros((SIZE, SIZE, 3), np.uint8)):
+        edit = editor(content, [])
+        edit["layers"] = [black]
+        with pytest.warns(UserWarning, match="region 1 has a style reference but nothing is painted"):
+            out = run(edit, [photo(1)])
+        assert np.array_equal(out, content)
+
+
 def test_whole_image_swaps_everywhere_and_ignores_painting(pipe, content):
     out = run(editor(content, [(0, 32, 0, 32)]), [photo(1)], mode=logic.MODE_WHOLE)
     expected = pipe(content, style=photo(1), resolution=logic.WORKING_SIZE, seed=0, output_type="np").images[0]
@@ -244,6 +270,15 @@ def test_painted_region_without_reference_names_the_region(pipe, content):
         run(editor(content, [(0, 32, 0, 32), (0, 32, 96, 128)]), [photo(1), None])
 
 
+def test_user_mistake_is_logged_as_one_line_without_traceback(pipe, content, caplog):
+    with caplog.at_level(logging.WARNING, logger=logic.__name__), pytest.raises(gr.Error) as refused:
+        run(editor(content, [(0, 32, 0, 32)]), [None])
+    assert refused.value.print_exception is False  # Gradio prints no traceback for it
+    [record] = caplog.records
+    assert record.exc_info is None and "\n" not in record.getMessage()
+    assert record.getMessage() == "stylize_handler refused: " + refused.value.message
+
+
 def test_no_content_photo_asks_for_one(pipe):
     with pytest.raises(gr.Error, match="upload a content photo"):
         run({"background": None, "layers": [], "composite": None}, [photo(1)])
@@ -300,8 +335,41 @@ def test_unreadable_upload_becomes_a_message_naming_the_component(tmp_path):
         component.preprocess(payload)
 
 
+def sideways_photo(path, orientation=6) -> np.ndarray:
+    """Save the upright ``[SIZE, 96, 3]`` photo as a phone does: stored turned, with an EXIF orientation tag
+    (6: turn 90 degrees clockwise to show it). Returns the upright photo."""
+    upright = photo(0)[:, :96]
+    exif = logic.Image.Exif()
+    exif[logic.ExifTags.Base.Orientation] = orientation
+    logic.Image.fromarray(np.rot90(upright)).save(path, exif=exif)  # stored turned counter-clockwise
+    return upright
+
+
+def test_content_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
+    upright = sideways_photo(tmp_path / "phone.png")
+    component = logic.CheckedImageEditor(type="numpy", image_mode="RGBA")
+    payload = EditorData(background=gr.FileData(path=str(tmp_path / "phone.png")), layers=[], composite=None)
+    value = component.preprocess(payload)
+    assert value["rotated"] is True
+    assert np.array_equal(value["background"][..., :3], upright)
+    # the editor is then given the upright photo to paint on
+    shown = logic.upright_upload(value)
+    assert np.array_equal(shown["background"][..., :3], upright) and shown["layers"] == []
+
+
+def test_photo_without_exif_rotation_is_kept_as_stored(tmp_path):
+    logic.Image.fromarray(photo(0)[:, :96]).save(tmp_path / "plain.png")
+    component = logic.CheckedImageEditor(type="numpy", image_mode="RGBA")
+    value = component.preprocess(EditorData(background=gr.FileData(path=str(tmp_path / "plain.png")), layers=[],
+                                            composite=None))
+    assert value["rotated"] is False
+    assert np.array_equal(value["background"][..., :3], photo(0)[:, :96])
+    assert logic.upright_upload(value) == gr.skip()
+
+
 # ---- models -----------------------------------------------------------------------------------------
-def test_model_that_cannot_be_loaded_gives_a_message_naming_it(tmp_path):
+def test_model_that_cannot_be_loaded_gives_a_message_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(logic.ALLOW_LOCAL_MODELS_ENV, "1")  # the operator allows folders: the reason may name it
     with pytest.raises(gr.Error, match=f"could not load the model '{tmp_path}'"):
         run(editor(photo(0), [(0, 32, 0, 32)]), [photo(1)], model=str(tmp_path))
 
@@ -313,6 +381,78 @@ def test_models_are_loaded_once_and_cached(monkeypatch):
     assert cache.get("some/model") is cache.get(" some/model ")
     assert cache.get("") is cache.get(logic.DEFAULT_MODEL)
     assert loads == ["some/model", logic.DEFAULT_MODEL]
+
+
+def saved_model(folder) -> str:
+    tiny_pipe().save_pretrained(folder)
+    return str(folder)
+
+
+def same_weights(a: TCPPipeline, b: TCPPipeline) -> None:
+    for model_a, model_b in ((a.encoder, b.encoder), (a.generator, b.generator)):
+        for pa, pb in zip(model_a.state_dict().values(), model_b.state_dict().values(), strict=True):
+            assert torch.equal(pa, pb)
+
+
+def refusal(model) -> str:
+    with pytest.raises(gr.Error) as info:
+        run(editor(photo(0), [(0, 32, 0, 32)]), [photo(1)], model=model)
+    return info.value.message
+
+
+def test_local_folders_are_refused_by_default_with_one_message_that_reveals_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv(logic.ALLOW_LOCAL_MODELS_ENV, "0")
+    monkeypatch.setattr(logic, "download_from_hub", lambda repo_id: pytest.fail(f"{repo_id} sent to the Hub"))
+    bad_json = tmp_path / "bad"
+    bad_json.mkdir()
+    (bad_json / "model_index.json").write_text("{not json")
+    names = [saved_model(tmp_path / "model"), str(tmp_path / "missing"), str(bad_json), str(tmp_path), "~",
+             "~/.cache", "/root/.cache", "/", "../..", "./model"]
+    messages = {refusal(name) for name in names}
+    assert messages == {logic.MODEL_REFUSED}
+    assert str(tmp_path) not in logic.MODEL_REFUSED and "/root" not in logic.MODEL_REFUSED
+
+
+def test_a_repo_id_comes_from_the_hub_even_when_a_folder_has_its_name(tmp_path, monkeypatch):
+    monkeypatch.setenv(logic.ALLOW_LOCAL_MODELS_ENV, "0")
+    monkeypatch.chdir(tmp_path)
+    saved_model(tmp_path / "owner" / "model")  # a folder spelled like a repo id, relative to the server's cwd
+    asked = []
+
+    def not_on_the_hub(repo_id):
+        asked.append(repo_id)
+        raise OSError(f"404 Not Found: {tmp_path}/.cache/huggingface/{repo_id}")
+
+    monkeypatch.setattr(logic, "download_from_hub", not_on_the_hub)
+    assert refusal("owner/model") == logic.MODEL_REFUSED
+    assert asked == ["owner/model"]
+    # a repo that the Hub has is loaded from its download
+    monkeypatch.setattr(logic, "download_from_hub", lambda repo_id: saved_model(tmp_path / "hub" / repo_id))
+    same_weights(logic.load_pipeline("someone/tcp-model"), tiny_pipe())
+
+
+def test_local_folder_loads_only_when_the_environment_allows_it(tmp_path, monkeypatch):
+    folder = saved_model(tmp_path / "model")
+    monkeypatch.setenv(logic.ALLOW_LOCAL_MODELS_ENV, "0")
+    with pytest.raises(logic.InputError) as refused:
+        logic.load_pipeline(folder)
+    assert str(refused.value) == logic.MODEL_REFUSED
+    monkeypatch.setenv(logic.ALLOW_LOCAL_MODELS_ENV, "1")
+    same_weights(logic.load_pipeline(folder), tiny_pipe())
+
+
+def test_model_cache_keeps_only_the_most_recently_used_models(monkeypatch):
+    loads = []
+    monkeypatch.setattr(logic, "load_pipeline", lambda name: loads.append(name) or object())
+    cache = logic.ModelCache()
+    assert cache.size == logic.MODEL_CACHE_SIZE == 3
+    first = cache.get("a/one")
+    cache.get("a/two"), cache.get("a/three")
+    assert cache.get("a/one") is first  # used again: now the most recent
+    cache.get("a/four")  # the least recently used, a/two, goes
+    assert cache.names() == ["a/three", "a/one", "a/four"]
+    cache.get("a/two")
+    assert loads == ["a/one", "a/two", "a/three", "a/four", "a/two"]
 
 
 def test_default_model_falls_back_to_a_random_small_model_with_a_notice(monkeypatch, tmp_path, caplog):

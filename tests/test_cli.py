@@ -75,6 +75,7 @@ def test_encode_writes_codes(model_dir, files):
     (["--style", "{d}/style.png", "--mask", "{d}/mask.png", "--mask", "{d}/mask.png"], "2 --mask but 1 --style"),
     (["--style", "{d}/style.png", "--strength", "2"], "between 0"),
     (["--style", "{d}/style.png", "--detail", "-1"], "detail is -1"),
+    (["--style", "{d}/style.png", "--style_mask", "none", "--style_mask", "none"], "2 --style_mask but 1 --style"),
 ])
 def test_bad_input_exits_non_zero_with_one_line(model_dir, files, capsys, extra, message):
     args = ["swap", "--model", model_dir, "--content", str(files / "content.png"), "-o", str(files / "x.png")]
@@ -168,3 +169,29 @@ def test_no_resize_mask_flag_refuses_a_mask_of_another_size(model_dir, files, ca
     assert "--no_resize_mask on the command line refuses" in capsys.readouterr().err
     assert main([*common, "--no_resize_mask"]) == 2
     assert "error: mask 1 is 20x20 but the image is 70x50" in capsys.readouterr().err
+
+
+def test_style_mask_flag_takes_each_style_from_the_painted_part_of_its_reference(model_dir, files):
+    half = np.zeros((64, 64), np.uint8)
+    half[:, :32] = 255
+    Image.fromarray(half).save(files / "style_mask.png")
+    content, style, style_mask, mask = (str(files / n)
+                                        for n in ("content.png", "style.png", "style_mask.png", "mask.png"))
+    right = np.zeros((50, 70), np.uint8)
+    right[:, 35:] = 255
+    Image.fromarray(right).save(files / "right.png")
+    common = ["swap", "--model", model_dir, "--content", content]
+    outs = {name: files / f"{name}.png" for name in ("global", "whole", "regions")}
+    assert main([*common, "--style", style, "--style_mask", style_mask, "-o", str(outs["global"])]) == 0
+    assert main([*common, "--style", style, "-o", str(outs["whole"])]) == 0
+    assert main([*common, "--style", style, "--mask", mask, "--style_mask", "none", "--style", style,
+                 "--mask", str(files / "right.png"), "--style_mask", style_mask, "-o", str(outs["regions"])]) == 0
+    pipe = TCPPipeline.from_pretrained(model_dir)
+    expected = {
+        "global": pipe(content, style, style_mask=style_mask, resolution=256).images[0],
+        "regions": pipe(content, [style, style], mask=[mask, str(files / "right.png")], style_mask=[None, style_mask],
+                        resolution=256).images[0],
+    }
+    for name, image in expected.items():
+        assert np.array_equal(np.asarray(Image.open(outs[name])), np.asarray(image)), name
+    assert not np.array_equal(np.asarray(Image.open(outs["global"])), np.asarray(Image.open(outs["whole"])))

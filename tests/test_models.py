@@ -427,3 +427,52 @@ def test_content_stride_and_channels_set_the_content_codes_shape(stride, channel
 def test_content_stride_other_than_8_or_16_is_refused():
     with pytest.raises(ValueError, match="content_stride must be 8 or 16"):
         build_models("small", content_stride=4)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (80, 112), (256, 256)])
+def test_all_ones_style_mask_gives_exactly_the_unmasked_codes(tiny_models, size):
+    encoder, _ = tiny_models
+    image = torch.rand(2, 3, *size) * 2 - 1
+    with torch.no_grad():
+        content, style = encoder(image)
+        masked_content, masked_style = encoder(image, style_mask=torch.ones(1, 1, *size))
+    torch.testing.assert_close(masked_style, style, atol=1e-6, rtol=0)
+    assert torch.equal(masked_content, content)
+
+
+def test_style_mask_pools_the_style_features_over_the_painted_part_only(tiny_models):
+    encoder, _ = tiny_models
+    image = torch.rand(1, 3, 128, 128) * 2 - 1
+    mask = torch.zeros(1, 1, 128, 128)
+    mask[..., :64] = 1  # the left column of the style head's 2x2 feature map
+    with torch.no_grad():
+        features = encoder.style_convs(encoder.trunk(encoder.from_rgb(image)))
+        assert features.shape[-2:] == (2, 2)
+        expected = F.normalize(encoder.style_linear(features[..., :1].mean(dim=(2, 3))), dim=1)
+        whole = encoder(image)[1]
+        masked = encoder(image, style_mask=mask)[1]
+    torch.testing.assert_close(masked, expected, atol=1e-6, rtol=0)
+    assert (masked - whole).abs().max() > 1e-3
+
+
+def test_style_mask_weights_soft_pixels_in_proportion(tiny_models):
+    encoder, _ = tiny_models
+    image = torch.rand(1, 3, 128, 128) * 2 - 1
+    half, quarter = torch.zeros(1, 1, 128, 128), torch.zeros(1, 1, 128, 128)
+    half[..., :64], quarter[..., :64] = 1.0, 0.25  # weights are sum-normalised: the scale does not matter
+    with torch.no_grad():
+        torch.testing.assert_close(encoder(image, style_mask=quarter)[1], encoder(image, style_mask=half)[1],
+                                   atol=1e-6, rtol=0)
+
+
+def test_empty_style_mask_falls_back_to_the_whole_image_with_a_warning(tiny_models):
+    encoder, _ = tiny_models
+    image = torch.rand(2, 3, 128, 128) * 2 - 1
+    mask = torch.zeros(2, 1, 128, 128)
+    mask[0, :, :, :64] = 1  # the second image's mask is empty
+    with torch.no_grad():
+        whole = encoder(image)[1]
+        with pytest.warns(UserWarning, match="whole image"):
+            masked = encoder(image, style_mask=mask)[1]
+    torch.testing.assert_close(masked[1], whole[1], atol=1e-6, rtol=0)
+    assert (masked[0] - whole[0]).abs().max() > 1e-3

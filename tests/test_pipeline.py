@@ -1,5 +1,5 @@
-"""TCPPipeline: global swaps, region edits, keeping the unedited photo, detail, strengths, sizes,
-outputs, determinism and bad input."""
+"""TCPPipeline: global swaps, region edits, keeping the unedited photo, detail, styles from part of a
+reference, strengths, sizes, outputs, determinism and bad input."""
 
 import math
 
@@ -254,6 +254,9 @@ def test_mask_alpha_channel_is_the_painted_region(tiny_pipe, photo, reference, t
     (dict(strength=[0.5, 0.5]), "2 strengths for 1 style"),
     (dict(feather=-1), "feather"),
     (dict(detail=1.5), "detail is 1.5"),
+    (dict(style_mask=[None, None]), "2 style masks but 1 style reference"),
+    (dict(style=["a", "b"], mask=[np.ones((50, 70))] * 2, style_mask=[np.ones((64, 64))]),
+     "1 style masks but 2 style references"),
 ])
 def test_inconsistent_arguments_are_explained(tiny_pipe, photo, reference, kwargs, message):
     kwargs.setdefault("style", reference)
@@ -348,3 +351,77 @@ def test_a_mask_file_over_max_side_is_refused_from_its_header(tiny_pipe, photo, 
     (tmp_path / "mask.png").write_bytes(png_claiming(5000, 50))
     with pytest.raises(InputError, match=r"mask 1 file .*mask.png' is 5000x50; the longest side may be at most 1024"):
         tiny_pipe(photo, [reference], mask=[str(tmp_path / "mask.png")])
+
+
+def two_colour_reference(size: int = 256):
+    """A reference whose left half is red and right half blue, the colours as [0, 1] RGB, and its left-half mask."""
+    red, blue = np.array([200, 40, 30]), np.array([30, 60, 200])
+    ref = np.zeros((size, size, 3), np.uint8)
+    ref[:, :size // 2], ref[:, size // 2:] = red, blue
+    left = np.zeros((size, size), bool)
+    left[:, :size // 2] = True
+    return ref, red / 255, blue / 255, left
+
+
+def test_all_ones_style_mask_gives_exactly_todays_style_code_and_output(tiny_pipe, photo, reference):
+    big = np.asarray(Image.fromarray(photo).resize((140, 100)))  # large enough for a 2x2 style feature map
+    for ref in (reference, big):
+        ones = np.ones(ref.shape[:2], bool)
+        torch.testing.assert_close(tiny_pipe.encode(ref, style_mask=ones)[1], tiny_pipe.encode(ref)[1],
+                                   atol=1e-6, rtol=0)
+        np.testing.assert_allclose(run(tiny_pipe, photo, ref, style_mask=ones), run(tiny_pipe, photo, ref), atol=1e-6)
+
+
+def test_style_mask_takes_the_colour_of_the_painted_half_of_the_reference(scenes_pipe):
+    ref, red, blue, left = two_colour_reference()
+    for seed in range(2):
+        content = textured(96, 80, seed)
+        on_red = run(scenes_pipe, content, ref, style_mask=left).reshape(-1, 3).mean(0)
+        on_blue = run(scenes_pipe, content, ref, style_mask=~left).reshape(-1, 3).mean(0)
+        # Painting the red half moves the mean colour toward red and away from blue, and vice versa.
+        assert np.linalg.norm(on_red - red) < np.linalg.norm(on_blue - red) - 0.02, (on_red, on_blue)
+        assert np.linalg.norm(on_blue - blue) < np.linalg.norm(on_red - blue) - 0.05, (on_red, on_blue)
+
+
+def test_each_region_takes_its_own_style_mask_and_none_uses_the_whole_reference(tiny_pipe, photo):
+    ref = np.asarray(textured(128, 128, seed=3))
+    half = np.zeros((128, 128), bool)
+    half[:, :64] = True
+    left, right = np.zeros((50, 70), bool), np.zeros((50, 70), bool)
+    left[:, :35], right[:, 35:] = True, True
+    kwargs = dict(style=[ref, ref], mask=[left, right], keep_unedited=False, detail=0.0)
+    whole = run(tiny_pipe, photo, **kwargs)
+    assert np.array_equal(run(tiny_pipe, photo, style_mask=[None, None], **kwargs), whole)
+    content, own = tiny_pipe.encode(photo)
+    codes = torch.stack([own, tiny_pipe.encode(ref, style_mask=half)[1], tiny_pipe.encode(ref)[1]], 1)
+    weights = pad_to_multiple(region_weights(torch.from_numpy(np.stack([left, right])).float())[None], 16)
+    expected = tiny_pipe.decode(content, codes, weights, output_type="np")[0][:50, :70]
+    np.testing.assert_allclose(run(tiny_pipe, photo, style_mask=[half, None], **kwargs), expected, atol=1e-6)
+    assert np.abs(expected - whole).max() > 1e-3
+
+
+def test_style_mask_of_another_size_is_resized_with_a_warning_or_refused(tiny_pipe, photo, reference):
+    mask = np.ones((32, 16), bool)
+    with pytest.warns(UserWarning, match="style mask 1 is 16x32 but style image 1 is 64x64; the mask was resized"):
+        run(tiny_pipe, photo, reference, style_mask=mask)
+    with pytest.raises(InputError, match="style mask 1 is 16x32 but style image 1 is 64x64"):
+        run(tiny_pipe, photo, reference, style_mask=mask, resize_mask=False)
+
+
+def test_empty_style_mask_warns_and_uses_the_whole_reference(tiny_pipe, photo):
+    ref = np.asarray(textured(128, 128, seed=3))
+    with pytest.warns(UserWarning, match="style mask 1 has no painted pixel; the style is taken from the whole"):
+        out = run(tiny_pipe, photo, ref, style_mask=np.zeros((128, 128), np.uint8))
+    np.testing.assert_allclose(out, run(tiny_pipe, photo, ref), atol=1e-6)
+
+
+def test_style_mask_alpha_file_is_the_painted_part(tiny_pipe, photo, tmp_path):
+    ref = np.asarray(textured(128, 128, seed=3))
+    rgba = np.zeros((128, 128, 4), np.uint8)
+    rgba[:, :64, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "style_mask.png")
+    half = np.zeros((128, 128), bool)
+    half[:, :64] = True
+    from_file = run(tiny_pipe, photo, ref, style_mask=str(tmp_path / "style_mask.png"))
+    np.testing.assert_allclose(from_file, run(tiny_pipe, photo, ref, style_mask=half), atol=1e-6)
+    assert np.abs(from_file - run(tiny_pipe, photo, ref)).max() > 1e-3

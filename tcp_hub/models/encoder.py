@@ -1,6 +1,7 @@
 """The encoder E: image -> (content code, style code)."""
 
-from typing import Sequence, Tuple
+import warnings
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -58,10 +59,33 @@ class TCPEncoder(ModelMixin, ConfigMixin):
     def downsample_factor(self) -> int:
         return 2 ** len(self.config.block_out_channels)
 
-    def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``image [B, 3, H, W]`` -> ``content [B, C, H/16, W/16]``, ``style [B, D]`` (both L2-normalised)."""
+    def forward(self, image: torch.Tensor, style_mask: Optional[torch.Tensor] = None
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``image [B, 3, H, W]`` -> ``content [B, C, H/16, W/16]``, ``style [B, D]`` (both L2-normalised).
+
+        ``style_mask [B or 1, 1, H, W]`` in [0, 1] pools the style code over that part of the image only
+        (a weighted mean over the style head's feature map, the mask shrunk to it by area); ``None`` or
+        an all-ones mask pools over the whole image. A mask with nothing left at that resolution falls
+        back to the whole image, with a warning.
+        """
         trunk = self.trunk(self.from_rgb(image))
         content = F.normalize(self.content_head(trunk).float(), dim=1)
-        style = self.style_linear(self.style_convs(trunk).mean(dim=(2, 3)))
+        style = self.style_linear(self._pool_style(self.style_convs(trunk), style_mask))
         style = F.normalize(style.float(), dim=1)
         return content.to(image.dtype), style.to(image.dtype)
+
+    @staticmethod
+    def _pool_style(features: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """``features [B, C, h, w]`` -> ``[B, C]``: their mean, weighted by ``mask`` when given."""
+        if mask is None:
+            return features.mean(dim=(2, 3))
+        weights = F.interpolate(mask.to(features.dtype), size=features.shape[-2:], mode="area")
+        weights = weights.expand(features.shape[0], 1, -1, -1)  # [B, 1, h, w]
+        total = weights.sum(dim=(2, 3), keepdim=True)
+        empty = total <= 0
+        if empty.any():
+            warnings.warn("a style mask has nothing painted at the style head's resolution; the style "
+                          "is taken from the whole image", stacklevel=3)
+            weights = torch.where(empty, torch.ones_like(weights), weights)
+            total = weights.sum(dim=(2, 3), keepdim=True)
+        return (features * (weights / total)).sum(dim=(2, 3))
