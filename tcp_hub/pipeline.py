@@ -158,9 +158,10 @@ class TCPPipeline(DiffusionPipeline):
     def _multiple(self) -> int:
         return self.encoder.downsample_factor
 
-    def _model_input(self, image: ImageInput, what: str, resolution: Optional[int], max_side: int):
+    def _model_input(self, image: ImageInput, what: str, resolution: Optional[int], max_side: int,
+                     full_size: bool = False):
         """Any image input -> (padded ``[B, 3, h', w']`` in [-1, 1] on device, working (h, w), original (H, W),
-        the image at its original size ``[B, 3, H, W]`` in [-1, 1] on the CPU)."""
+        with ``full_size`` the image at its original size ``[B, 3, H, W]`` in [-1, 1] on the CPU, else None)."""
         if isinstance(image, torch.Tensor) and image.ndim == 4 and image.shape[0] > 1:
             x = image.float()
             _check_finite(f"{what} tensor", x)
@@ -179,11 +180,11 @@ class TCPPipeline(DiffusionPipeline):
             img = load_image(image, what, max_side)
             check_size(img, max_side, what)
             original = (img.height, img.width)
-            photo = pil_to_tensor(img)
+            photo = pil_to_tensor(img) if full_size or not resolution else None
             x = pil_to_tensor(resize_longest_side(img, resolution)) if resolution else photo
         working = tuple(x.shape[-2:])
         x = pad_to_multiple(x, self._multiple)
-        return x.to(self.device, self.encoder.dtype), working, original, photo
+        return x.to(self.device, self.encoder.dtype), working, original, photo if full_size else None
 
     def _style_weights(self, style_mask: Optional[MaskInput], index: int, working: Tuple[int, int],
                        original: Tuple[int, int], resize_mask: bool, max_side: int) -> Optional[torch.Tensor]:
@@ -317,7 +318,8 @@ class TCPPipeline(DiffusionPipeline):
                                                              "fine detail)")
         resolution = check_resolution(resolution, max_side)
 
-        x, (h, w), original, photo = self._model_input(content, "content image", resolution, max_side)
+        x, (h, w), original, photo = self._model_input(content, "content image", resolution, max_side,
+                                                          full_size=True)
         content_code, own_style = self.encoder(x)
         ref_styles = []
         for i, (ref, ref_mask) in enumerate(zip(styles, style_masks or [None] * len(styles))):
