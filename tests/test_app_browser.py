@@ -78,7 +78,7 @@ def paint_left_band(page, width_fraction=0.3):
     zoom = float(editor.get_by_text("%").first.inner_text().strip().rstrip("%")) / 100
     side = PHOTO_SIZE * zoom  # the photo is centred on the canvas
     left, top = canvas["x"] + (canvas["width"] - side) / 2, canvas["y"] + (canvas["height"] - side) / 2
-    for column in np.linspace(0.03, width_fraction - 0.05, 4):
+    for column in np.linspace(0.02, width_fraction - 0.05, 5):
         page.mouse.move(left + column * side, top + 0.01 * side)
         page.mouse.down()
         page.mouse.move(left + column * side, top + 0.99 * side, steps=4)
@@ -110,7 +110,10 @@ def test_upload_paint_run_and_download_in_chromium(served, page, monkeypatch):
     # what the brush painted reached the server as region 1: the left band of the photo
     mask = received[-1][0] > 0.5
     assert received[-1][1] == logic.NO_NOISE  # the page's seed box starts at "no noise"
-    assert mask[:, : PHOTO_SIZE // 5].mean() > 0.9 and not mask[:, PHOTO_SIZE // 2:].any()
+    # (the canvas's zoom, hence the brush's width in photo pixels, differs between machines: the
+    # outermost columns may be missed, the band between the first and the last stroke may not)
+    assert mask[:, PHOTO_SIZE // 20: PHOTO_SIZE // 5].mean() > 0.95 and mask[:, : PHOTO_SIZE // 5].mean() > 0.8
+    assert not mask[:, PHOTO_SIZE // 2:].any()
     content = np.asarray(Image.open(files["content"]).convert("RGB"))
     d = diff(out, content)  # keep_unedited (the default): the photo itself outside the painted band
     inside = np.zeros_like(mask)
