@@ -55,6 +55,7 @@ from tcp_hub.evaluation import (colour_transfer_gain, down_up, edge_agreement, e
                                 ssim)
 from tcp_hub.evaluation.fid import features_frechet_distance, inception_features
 from tcp_hub.image_io import open_image_file, tensor_to_output
+from tcp_hub.masks import two_regions
 from tcp_hub.pipeline import TCPPipeline, load_pipeline
 
 BLUR_SIGMA = 1.5      # the blurred-real FID baseline
@@ -256,7 +257,7 @@ def region_edits(generator, content: torch.Tensor, style: torch.Tensor, pairs: t
     edits = []
     for batch, mask in zip(pairs.split(batch_size), masks.split(batch_size)):
         i, j = batch.to(content.device).unbind(1)
-        weights = torch.cat([1 - mask, mask], 1).to(content.device, content.dtype)
+        weights = two_regions(mask).to(content.device, content.dtype)
         edits.append(_render(generator, content[i], torch.stack([style[i], style[j]], 1), weights))
     return torch.cat(edits)
 

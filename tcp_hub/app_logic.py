@@ -20,7 +20,6 @@ from typing import List, Optional, Sequence, Tuple
 import gradio as gr
 import numpy as np
 import torch
-import torch.nn.functional as F
 from huggingface_hub import snapshot_download
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
@@ -308,55 +307,6 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 # ---- region suggestion ---------------------------------------------------------------------------
-def _connected_to(mask: torch.Tensor, seed: Tuple[int, int]) -> torch.Tensor:
-    """The 8-connected part of boolean ``mask [h, w]`` that contains pixel ``seed`` (row, col)."""
-    allowed = mask.float()[None, None]
-    grown = torch.zeros_like(allowed)
-    grown[..., seed[0], seed[1]] = 1
-    while True:  # geodesic dilation: grow inside the mask until nothing changes
-        nxt = F.max_pool2d(grown, 3, 1, 1) * allowed
-        if torch.equal(nxt, grown):
-            return grown[0, 0] > 0
-        grown = nxt
-
-
-def suggest_region(pipe: TCPPipeline, image: np.ndarray, x: float, y: float, threshold: float = 0.8,
-                   connected: bool = True) -> np.ndarray:
-    """Propose the region of ``image [H, W, 3|4]`` whose content resembles the clicked pixel ``(x, y)``.
-
-    The content code ``[C, h, w]`` (one L2-normalised vector per 16x16 cell at the working size) is
-    compared with the clicked cell's code by cosine similarity; the similarity map is upsampled to
-    the image, cut at ``threshold`` and, with ``connected``, kept to the part touching the click.
-
-    Returns:
-        mask ``[H, W]`` uint8, 255 inside the suggestion.
-    """
-    img = load_image(image, "content photo")
-    width, height = img.size
-    if x is None or y is None or not (0 <= x < width and 0 <= y < height):
-        raise InputError(f"click inside the photo to suggest a region (the photo is {width}x{height}; "
-                         f"got point {x}, {y})")
-    if not -1.0 <= threshold <= 1.0:
-        raise InputError(f"the similarity threshold must be between -1 and 1; got {threshold}")
-    content, _ = pipe.encode(img, resolution=WORKING_SIZE, max_side=MAX_SIDE)  # [1, C, h, w]
-    scale = WORKING_SIZE / max(width, height)
-    work_h, work_w = max(1, round(height * scale)), max(1, round(width * scale))
-    stride = pipe.encoder.downsample_factor
-    row, col = min(int(y * scale), work_h - 1), min(int(x * scale), work_w - 1)
-    clicked = content[0, :, row // stride, col // stride]
-    similarity = torch.einsum("chw,c->hw", content[0].float(), clicked.float())
-    similarity = F.interpolate(similarity[None, None], scale_factor=stride, mode="bilinear",
-                               align_corners=False)[0, 0, :work_h, :work_w]
-    mask = similarity >= threshold
-    mask[row, col] = True  # the clicked code always resembles itself
-    if connected:
-        mask = _connected_to(mask, (row, col))
-    full = F.interpolate(mask.float()[None, None], size=(height, width), mode="bilinear", align_corners=False)
-    full = full[0, 0] >= 0.5
-    full[int(y), int(x)] = True
-    return full.numpy().astype(np.uint8) * 255
-
-
 def suggestion_preview(image: np.ndarray, mask: np.ndarray, region: int, point: Tuple[float, float]) -> np.ndarray:
     """The photo with the suggestion tinted in the region's colour and the click marked -> ``[H, W, 3]`` uint8."""
     rgb = np.asarray(load_image(image, "content photo")).astype(np.float32)
@@ -446,7 +396,9 @@ def stylize_handler(editor, reference_1, reference_2, reference_3, strength_1, s
 def suggest_handler(editor, x, y, threshold, connected, region, model):
     """Click (or the ``/suggest_region`` endpoint) -> (preview ``[H, W, 3]``, mask ``[H, W]`` uint8)."""
     content = editor_background(editor)
-    mask = suggest_region(MODEL_CACHE.get(model), content, x, y, float(threshold), bool(connected))
+    mask = MODEL_CACHE.get(model).suggest_region(load_image(content, "content photo"), (x, y), threshold,
+                                                 bool(connected), resolution=WORKING_SIZE, max_side=MAX_SIDE,
+                                                 output_type="np")
     return suggestion_preview(content, mask, region_index(region), (x, y)), mask
 
 

@@ -1,4 +1,5 @@
-"""Command line: ``tcp-hub swap`` (global or region-wise style swap) and ``tcp-hub encode``."""
+"""Command line: ``tcp-hub swap`` (global or region-wise style swap), ``paste`` (copy content elsewhere),
+``suggest`` (a region mask from a point), ``encode`` (codes to a file) and ``export`` (a model folder)."""
 
 import argparse
 import io
@@ -69,6 +70,40 @@ def _swap(args) -> None:
     print(f"wrote {out}")
 
 
+def _pair(text: str, what: str):
+    """``"40,0"`` -> (40.0, 0.0); an `InputError` naming ``what`` otherwise."""
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise InputError(f"{what} must be two numbers separated by a comma, e.g. 40,0; got '{text}'") from None
+
+
+def _paste(args) -> None:
+    out = Path(args.output)
+    _check_image_output(out)
+    offset = _pair(args.offset, "--offset")
+    pipe = _load_pipeline(args.model, args.device, args.dtype)
+    result = pipe.paste_content(args.image, args.mask, offset=offset, source=args.source, feather=args.feather,
+                                resize_mask=not args.no_resize_mask, resolution=args.resolution,
+                                max_side=args.max_side, keep_unedited=args.keep_unedited, detail=args.detail)
+    _write(out, lambda: result.images[0].save(out))
+    print(f"wrote {out}")
+
+
+def _suggest(args) -> None:
+    out = Path(args.output)
+    _check_image_output(out)
+    point = _pair(args.point, "--point")
+    pipe = _load_pipeline(args.model, args.device, args.dtype)
+    mask = pipe.suggest_region(args.image, point, args.threshold, connected=args.connected,
+                               resolution=args.resolution, max_side=args.max_side)
+    _write(out, lambda: mask.save(out))
+    print(f"wrote {out}: {sum(mask.histogram()[1:]) / (mask.width * mask.height):.0%} of the image")
+
+
 def _encode(args) -> None:
     from safetensors.torch import save_file
 
@@ -130,6 +165,36 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("-o", "--output", required=True, help="output image path (.png, .jpg, ...)")
     common(swap)
     swap.set_defaults(func=_swap)
+
+    paste = sub.add_parser("paste", help="copy the content under a mask to another place (rendered in the photo's "
+                                          "own style)")
+    paste.add_argument("--image", required=True, help="photo to edit")
+    paste.add_argument("--mask", required=True, help="where the content to copy is (a mask image)")
+    paste.add_argument("--offset", required=True,
+                       help="dx,dy in pixels of the photo (right and down positive), e.g. 40,0; rounded to the "
+                            "model's 16-px grid at the working size")
+    paste.add_argument("--source", default=None, help="copy from this photo instead (resized to the image)")
+    paste.add_argument("--feather", type=float, default=0.0, help="soften the pasted region's edge (px, 0..64)")
+    paste.add_argument("--no_resize_mask", action="store_true",
+                       help="refuse a mask whose size differs from the photo's (default: resize it, warning)")
+    paste.add_argument("--keep_unedited", action=argparse.BooleanOptionalAction, default=True,
+                       help="keep the photo pixel for pixel outside the pasted region (default)")
+    paste.add_argument("--detail", type=float, default=DEFAULT_DETAIL,
+                       help=f"0..1: how much of the source's fine detail to carry along (default {DEFAULT_DETAIL:g})")
+    paste.add_argument("-o", "--output", required=True, help="output image path (.png, .jpg, ...)")
+    common(paste)
+    paste.set_defaults(func=_paste)
+
+    suggest = sub.add_parser("suggest", help="write a mask of the area whose content resembles a point")
+    suggest.add_argument("--image", required=True)
+    suggest.add_argument("--point", required=True, help="x,y in pixels of the image, e.g. 120,40")
+    suggest.add_argument("--threshold", type=float, default=0.8,
+                         help="-1..1: how alike the area must be (cosine similarity of content codes; default 0.8)")
+    suggest.add_argument("--connected", action=argparse.BooleanOptionalAction, default=True,
+                         help="keep only the part touching the point (default); --no-connected: everywhere alike")
+    suggest.add_argument("-o", "--output", required=True, help="output mask image (.png)")
+    common(suggest)
+    suggest.set_defaults(func=_suggest)
 
     enc = sub.add_parser("encode", help="write an image's content and style codes to a safetensors file")
     enc.add_argument("--image", required=True)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .errors import InputError
-from .image_io import gaussian_blur, open_image_file
+from .image_io import gaussian_blur, open_image_file, pad_to_multiple
 
 MaskInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
@@ -158,10 +158,47 @@ def region_weights(masks: torch.Tensor) -> torch.Tensor:
     return torch.cat([1 - regions.sum(0, keepdim=True), regions], dim=0).clamp(0, 1)
 
 
+def two_regions(mask: torch.Tensor) -> torch.Tensor:
+    """``[B, 1, H, W]`` mask of one edited region -> ``[B, 2, H, W]`` generator weights (unedited, edited)."""
+    return torch.cat([1 - mask, mask], dim=1)
+
+
+def generator_weights(masks: Sequence[MaskInput], original: Tuple[int, int], working: Tuple[int, int],
+                      multiple: int, feather_px: float = 0.0, resize_mask: bool = True,
+                      max_side: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """User masks -> what the generator blends styles with, in one call.
+
+    Masks are loaded and checked at the image's ``original`` size (H, W) (`prepare_masks`), resampled
+    to the ``working`` size (h, w), feathered by ``feather_px``, turned into `region_weights` and
+    padded like the image (mirrored to multiples of ``multiple``).
+
+    Returns:
+        weights ``[1, K + 1, h', w']`` summing to 1 per pixel (index 0: unedited), and how much of each
+        pixel the masks edit, ``edited [1, 1, h, w]`` (unpadded).
+    """
+    region = prepare_masks(masks, original, resize_mask=resize_mask, max_side=max_side)
+    region = feather(resample_mask(region[None], working).clamp(0, 1), feather_px)[0]
+    weights = region_weights(region)  # [K + 1, h, w]
+    return pad_to_multiple(weights[None], multiple), (1 - weights[:1])[None]
+
+
+def connected_to(mask: torch.Tensor, seed: Tuple[int, int]) -> torch.Tensor:
+    """The 8-connected part of boolean ``mask [h, w]`` that contains pixel ``seed`` (row, col)."""
+    allowed = mask.float()[None, None]
+    grown = torch.zeros_like(allowed)
+    grown[..., seed[0], seed[1]] = 1
+    while True:  # geodesic dilation: grow inside the mask until nothing changes
+        nxt = F.max_pool2d(grown, 3, 1, 1) * allowed
+        if torch.equal(nxt, grown):
+            return grown[0, 0] > 0
+        grown = nxt
+
+
 def outline(mask: torch.Tensor, width: int = 2) -> torch.Tensor:
-    """Boolean ``[H, W]`` outline of a mask's painted region (for drawing it over a result)."""
-    m = (mask > 0.5).float()[None, None]
+    """Boolean outline (``width`` px to each side of the edge) of a mask's painted region, ``[..., H, W]``
+    -> the same shape; for drawing regions over a result."""
+    m = (mask > 0.5).float().reshape(-1, 1, *mask.shape[-2:])
     k = 2 * width + 1
     dilated = F.max_pool2d(m, k, 1, width)
     eroded = -F.max_pool2d(-m, k, 1, width)
-    return (dilated - eroded)[0, 0] > 0
+    return ((dilated - eroded) > 0).reshape(mask.shape)

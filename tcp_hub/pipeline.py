@@ -3,19 +3,23 @@
 import math
 import numbers
 import os
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DiffusionPipeline, ModelMixin  # noqa: F401  (ModelMixin: see STACK.md pitfall 2)
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+from PIL import Image
 
+from .content_paste import coverage_on_grid, offset_in_cells, paste_codes, shift_cells
 from .errors import InputError
 from .image_io import (DEFAULT_MAX_SIDE, SIZE_ADVICE, ImageInput, check_size, gaussian_blur, load_image,
                        pad_to_multiple, pil_to_tensor, resize_longest_side, resize_tensor, tensor_to_output)
-from .masks import (MaskInput, feather as feather_masks, grow, prepare_masks, prepare_style_mask, region_weights,
-                    resample_mask)
+from .masks import (MaskInput, connected_to, feather as feather_mask, fit_mask, generator_weights, grow, load_mask,
+                    prepare_style_mask, resample_mask)
 from .models import TCPEncoder, TCPGenerator
 
 BUNDLED_DIR = Path(__file__).parent / "weights"
@@ -98,6 +102,19 @@ def photo_detail(photo: torch.Tensor, working_photo: torch.Tensor, reconstructio
     if sigma:
         smooth = smooth + gaussian_blur(working_photo.float() - smooth, sigma)
     return photo.float() - resize_tensor(smooth, tuple(photo.shape[-2:]))
+
+
+def keep_photo_outside(images: torch.Tensor, photo: torch.Tensor, edited: torch.Tensor) -> torch.Tensor:
+    """``images [B, 3, H, W]`` with the ``photo`` (same shape) put back wherever ``edited [1, 1, h, w]`` (at the
+    working size) is 0 and `KEEP_MARGIN` px past it, fading from the edit into the photo across that margin."""
+    photo = photo.to(images.device)
+    keep_weight = resample_mask(grow(edited, KEEP_MARGIN), tuple(images.shape[-2:])).to(images.device)
+    return images.sub_(photo).mul_(keep_weight).add_(photo)  # exactly the photo where the weight is 0
+
+
+def _output(images: torch.Tensor, output_type: str, return_dict: bool):
+    images = tensor_to_output(images, output_type)
+    return ImagePipelineOutput(images=images) if return_dict else (images,)
 
 
 def interpolate_style(source: torch.Tensor, target: torch.Tensor, strength: float) -> torch.Tensor:
@@ -334,11 +351,8 @@ class TCPPipeline(DiffusionPipeline):
         if masks is None:
             images = self._generate(content_code, new_styles[0], None, seed)
         else:
-            region = prepare_masks(masks, original, resize_mask=resize_mask, max_side=max_side)
-            region = feather_masks(resize_tensor(region[None], (h, w))[0].clamp(0, 1), feather)
-            weights = region_weights(region)  # [K+1, h, w]
-            edited = (1 - weights[:1])[None]
-            weights = pad_to_multiple(weights[None], self._multiple)
+            weights, edited = generator_weights(masks, original, (h, w), self._multiple, feather, resize_mask,
+                                                max_side)
             weights = weights.to(self.device, content_code.dtype).expand(batch, -1, -1, -1)
             all_styles = torch.stack([own_style] + new_styles, dim=1)
             images = self._generate(content_code, all_styles, weights, seed)
@@ -352,13 +366,165 @@ class TCPPipeline(DiffusionPipeline):
             images.add_(added).clamp_(-1, 1)
             del added  # full-size tensors: free before the next
         if edited is not None and keep_unedited:
-            photo = photo.to(images.device)
-            keep_weight = resample_mask(grow(edited, KEEP_MARGIN), original).to(images.device)
-            images.sub_(photo).mul_(keep_weight).add_(photo)  # exactly the photo where the weight is 0
-        images = tensor_to_output(images, output_type)
-        if not return_dict:
-            return (images,)
-        return ImagePipelineOutput(images=images)
+            images = keep_photo_outside(images, photo, edited)
+        return _output(images, output_type, return_dict)
+
+    # ---- region suggestion and content moves -----------------------------------------------------
+    @torch.no_grad()
+    def suggest_region(self, image: ImageInput, point: Tuple[float, float], threshold: float = 0.8,
+                       connected: bool = True, resolution: Optional[int] = None, max_side: int = DEFAULT_MAX_SIDE,
+                       output_type: str = "pil"):
+        """Propose the region of ``image`` whose content resembles the pixel ``point = (x, y)``.
+
+        The content code (one L2-normalised vector per 16 x 16 cell at the working size) is compared with
+        the clicked cell's code by cosine similarity; the similarity map is upsampled to the image, cut at
+        ``threshold`` (-1..1) and, with ``connected``, kept to the part touching the point. Use the result
+        as a ``mask`` of `__call__` (or refine it first).
+
+        Returns:
+            the mask at the image's size: a PIL ``"L"`` image (255 inside) for ``output_type="pil"``, or
+            ``[H, W]`` uint8 (0 / 255) for ``"np"``.
+        """
+        threshold = _check_number("threshold", threshold, -1.0, 1.0, " (cosine similarity of content codes)")
+        resolution = check_resolution(resolution, max_side)
+        x, (h, w), (height, width), _ = self._model_input(image, "image", resolution, max_side)
+        if x.shape[0] != 1:
+            raise InputError("suggest_region takes one image, not a batch")
+        px, py = _check_point(point, width, height)
+        content = self.encoder(x)[0][0].float()  # [C, h', w']
+        stride = self._multiple
+        row, col = min(int(py * h / height), h - 1), min(int(px * w / width), w - 1)
+        similarity = torch.einsum("chw,c->hw", content, content[:, row // stride, col // stride])
+        similarity = F.interpolate(similarity[None, None], scale_factor=stride, mode="bilinear",
+                                   align_corners=False)[0, 0, :h, :w]
+        mask = similarity >= threshold
+        mask[row, col] = True  # the clicked code always resembles itself
+        if connected:
+            mask = connected_to(mask, (row, col))
+        full = F.interpolate(mask.float()[None, None], size=(height, width), mode="bilinear", align_corners=False)
+        full = (full[0, 0] >= 0.5).cpu()
+        full[int(py), int(px)] = True
+        array = full.numpy().astype(np.uint8) * 255
+        if output_type == "np":
+            return array
+        if output_type != "pil":
+            raise InputError(f"output_type must be 'pil' or 'np'; got {output_type!r}")
+        return Image.fromarray(array, mode="L")
+
+    @torch.no_grad()
+    def paste_content(
+        self,
+        image: ImageInput,
+        mask: MaskInput,
+        offset: Tuple[float, float] = (0, 0),
+        source: Optional[ImageInput] = None,
+        feather: float = 0.0,
+        resize_mask: bool = True,
+        resolution: Optional[int] = None,
+        max_side: int = DEFAULT_MAX_SIDE,
+        seed: Optional[int] = None,
+        keep_unedited: bool = True,
+        detail: float = DEFAULT_DETAIL,
+        output_type: str = "pil",
+        return_dict: bool = True,
+    ):
+        r"""Copy content: the content code under ``mask`` is placed ``offset`` pixels away and rendered with the
+        image's own style, so the copy takes on the image's look (the region under ``mask`` stays too).
+
+        Args:
+            image: the photo to edit (one image), in any form `__call__` accepts.
+            mask: where the content to copy is, in the source's pixels (resized to the image like the
+                masks of `__call__`).
+            offset: ``(dx, dy)`` in pixels of the input, right and down positive. The content code has
+                one vector per 16 x 16 cell at the working size, so the offset is rounded to whole cells
+                (16 px at ``resolution=256`` times the image's size over 256); what falls past the image's
+                border is dropped, with a warning.
+            source: take the content from this photo instead (resized to the image's size); ``None``: from
+                the image itself.
+            feather, resize_mask, resolution, max_side, seed, output_type, return_dict: as in `__call__`.
+            keep_unedited: keep the photo, pixel for pixel, outside the pasted region (the paint moved by
+                the offset, feathered) and `KEEP_MARGIN` px past it; ``False``: the whole image as the
+                generator renders it.
+            detail: 0..1, how much of the source's own fine detail (`photo_detail` at the working size)
+                to carry along with the pasted content.
+
+        Returns:
+            [`ImagePipelineOutput`] with ``images`` at the image's size. With ``offset`` rounding to
+            (0, 0) and no ``source`` nothing moves: the image's reconstruction (``keep_unedited=False``)
+            or the photo kept outside the mask.
+        """
+        dx, dy = _check_offset(offset)
+        feather = _check_number("feather", feather, 0.0, MAX_FEATHER, " px")
+        detail = _check_number("detail", detail, 0.0, 1.0, " (0: the generator's output, 1: all of the source's "
+                                                             "fine detail)")
+        resolution = check_resolution(resolution, max_side)
+        x, (h, w), original, photo = self._model_input(image, "image", resolution, max_side, full_size=True)
+        if x.shape[0] != 1:
+            raise InputError("paste_content takes one image, not a batch")
+        painted = fit_mask(load_mask(mask, max_side=max_side, name="mask"), original, resize_mask=resize_mask)
+        if not (painted > 0).any():
+            warnings.warn("the mask has no painted pixel: nothing to paste; the image is returned unchanged",
+                          stacklevel=2)
+            return _output(photo, output_type, return_dict)
+        content, style = self.encoder(x)[:2]
+        src_x = x if source is None else self._source_input(source, original, (h, w), max_side)
+        src_content, src_style = (content, style) if source is None else self.encoder(src_x)[:2]
+
+        stride = self._multiple
+        cells = offset_in_cells((dx, dy), h / original[0], stride)
+        region = feather_mask(resample_mask(painted[None, None], (h, w)), feather)  # [1, 1, h, w]
+        if source is None and cells == (0, 0):
+            pasted = content  # nothing moves
+        else:
+            coverage = coverage_on_grid(region, tuple(content.shape[-2:]), stride)
+            pasted, _, clipped = paste_codes(content, src_content, coverage.to(content), cells)
+            if clipped:
+                warnings.warn(f"the offset ({dx:g}, {dy:g}) moves part of the region past the image's border; "
+                              "that part is cut off", stacklevel=2)
+        shift = (cells[0] * stride, cells[1] * stride)  # px at the working size
+        edited = shift_cells(region, shift)  # the paint at its new place
+
+        images = self._generate(pasted, style, None, seed)[..., :h, :w]
+        if detail > 0:
+            src_reconstruction = self._generate(src_content, src_style, None, seed)[..., :h, :w]
+            carried = photo_detail(src_x[..., :h, :w], src_x[..., :h, :w], src_reconstruction.clamp(-1, 1))
+            images = images.float() + detail * shift_cells(carried, shift) * edited.to(images.device)
+        images = resize_tensor(images.float(), original).clamp(-1, 1)
+        if keep_unedited:
+            images = keep_photo_outside(images, photo, edited.cpu())
+        return _output(images, output_type, return_dict)
+
+    def _source_input(self, source: ImageInput, original: Tuple[int, int], working: Tuple[int, int],
+                      max_side: int) -> torch.Tensor:
+        """`paste_content`'s source photo at the image's working size, padded -> ``[1, 3, h', w']`` on device."""
+        img = load_image(source, "source image", max_side)
+        check_size(img, max_side, "source image")
+        if abs(img.width / img.height - original[1] / original[0]) > 0.01:
+            warnings.warn(f"the source image is {img.width}x{img.height} but the image is {original[1]}x"
+                          f"{original[0]}: the source is stretched to the image's shape", stacklevel=3)
+        x = pil_to_tensor(img.resize((working[1], working[0]), Image.Resampling.BICUBIC))
+        return pad_to_multiple(x, self._multiple).to(self.device, self.encoder.dtype)
+
+
+def _check_point(point, width: int, height: int) -> Tuple[float, float]:
+    try:
+        px, py = (float(v) for v in point)
+    except (TypeError, ValueError):
+        raise InputError(f"point must be two numbers (x, y) in pixels; got {point!r}") from None
+    if not (0 <= px < width and 0 <= py < height):  # NaN fails too
+        raise InputError(f"the point ({point[0]}, {point[1]}) is outside the image: x must be in 0..{width - 1} "
+                         f"and y in 0..{height - 1}")
+    return px, py
+
+
+def _check_offset(offset) -> Tuple[float, float]:
+    try:
+        dx, dy = (float(v) for v in offset)
+    except (TypeError, ValueError):
+        raise InputError(f"offset must be two numbers (dx, dy) in pixels; got {offset!r}") from None
+    if not (math.isfinite(dx) and math.isfinite(dy)):
+        raise InputError(f"offset must be finite numbers of pixels; got {offset!r}")
+    return dx, dy
 
 
 def load_pipeline(model: Union[str, os.PathLike], dtype: Optional[torch.dtype] = None) -> TCPPipeline:

@@ -195,3 +195,37 @@ def test_style_mask_flag_takes_each_style_from_the_painted_part_of_its_reference
     for name, image in expected.items():
         assert np.array_equal(np.asarray(Image.open(outs[name])), np.asarray(image)), name
     assert not np.array_equal(np.asarray(Image.open(outs["global"])), np.asarray(Image.open(outs["whole"])))
+
+
+def test_paste_writes_the_same_image_as_the_pipeline(model_dir, files):
+    out = files / "pasted.png"
+    args = ["--model", model_dir, "--image", str(files / "content.png"), "--mask", str(files / "mask.png")]
+    assert main(["paste", *args, "--offset", "32,0", "-o", str(out)]) == 0
+    pipe = TCPPipeline.from_pretrained(model_dir)
+    expected = pipe.paste_content(str(files / "content.png"), str(files / "mask.png"), offset=(32, 0),
+                                  resolution=256).images[0]
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
+
+
+def test_suggest_writes_the_pipelines_mask(model_dir, files, capsys):
+    out = files / "suggested.png"
+    assert main(["suggest", "--model", model_dir, "--image", str(files / "content.png"), "--point", "10,20",
+                 "--threshold", "0.5", "--no-connected", "-o", str(out)]) == 0
+    pipe = TCPPipeline.from_pretrained(model_dir)
+    expected = pipe.suggest_region(str(files / "content.png"), (10, 20), 0.5, connected=False, resolution=256)
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
+    assert "of the image" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command, extra, message", [
+    ("paste", ["--offset", "40"], "--offset must be two numbers"),
+    ("paste", ["--offset", "a,b"], "--offset must be two numbers"),
+    ("suggest", ["--point", "500,0"], "outside the image"),
+])
+def test_bad_points_and_offsets_are_one_line(model_dir, files, capsys, command, extra, message):
+    args = ["--model", model_dir, "--image", str(files / "content.png"), "-o", str(files / "x.png")]
+    if command == "paste":
+        args += ["--mask", str(files / "mask.png")]
+    assert main([command, *args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err.strip().splitlines()[-1] and "Traceback" not in err

@@ -40,7 +40,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..data.synthetic import NUM_PARTS, SyntheticScenes, part_map, render, render_region_edit
-from ..random_masks import random_masks
+from ..masks import two_regions
+from ..training_masks import random_masks
 from .metrics import l1, psnr, region_differences, rgb_to_lab
 
 _MIN_COLOUR_GAP = 2.0  # ΔE below which A's and the target's colour of a part are indistinguishable
@@ -160,7 +161,7 @@ def _generate(generator, content, style, masks=None):
 
 
 def evaluation_masks(count: int, resolution: int, seed: int = 0) -> torch.Tensor:
-    """Seeded region-edit masks: the training mask distribution (`tcp_hub.random_masks`, strokes,
+    """Seeded region-edit masks: the training mask distribution (`tcp_hub.training_masks`, strokes,
     ellipses and rectangles over 10-60 % of the image) with hard edges, so that "outside the mask
     beyond the band" holds no blurred tail of the mask.
 
@@ -234,7 +235,7 @@ def evaluate_model(encoder, generator, dataset: Optional[SyntheticScenes] = None
         rec = _generate(generator, content_a, style_a).float().cpu()
         swap = _generate(generator, content_a, style_b).float().cpu()
         mixed = _generate(generator, content_a, torch.stack([style_a, style_b], 1),
-                          torch.cat([1 - mask, mask], 1).to(device)).float().cpu()
+                          two_regions(mask).to(device)).float().cpu()
 
         add("reconstruction_", swap_error(rec, a))
         add("swap_", swap_error(swap, gt))

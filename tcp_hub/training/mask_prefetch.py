@@ -22,7 +22,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 
-from ..random_masks import random_masks
+from ..training_masks import random_masks
 
 Request = Tuple[int, int, int, int]  # (seed, batch, height, width)
 

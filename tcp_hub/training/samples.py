@@ -11,27 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from ..losses import swap_partner
-from ..random_masks import random_masks
+from ..masks import outline, two_regions
+from ..training_masks import random_masks
 
 OUTLINE_RGB = (1.0, -1.0, -1.0)  # red, in [-1, 1]
 
 
-def mask_outline(mask: torch.Tensor, width: int = 1) -> torch.Tensor:
-    """``[B, 1, H, W]`` mask -> ``[B, 1, H, W]`` {0, 1} map of the binarised mask's edge pixels (both sides)."""
-    inside = (mask > 0.5).float()
-    k = 2 * width + 1
-    dilated = F.max_pool2d(inside, k, stride=1, padding=width)
-    eroded = 1 - F.max_pool2d(1 - inside, k, stride=1, padding=width)
-    return dilated - eroded
-
-
 def draw_outline(images: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Paint the outline of ``mask [B, 1, H, W]`` onto ``images [B, 3, H, W]`` (in [-1, 1])."""
-    edge = mask_outline(mask)
+    edge = outline(mask, width=1).to(images.dtype)
     colour = torch.tensor(OUTLINE_RGB, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
     return images * (1 - edge) + colour * edge
 
@@ -54,7 +45,7 @@ def sample_grid(encoder, generator, images: torch.Tensor, seed: int = 0) -> torc
 
     rec = render(style)
     swap = render(style[partner])
-    edit = render(torch.stack([style, style[partner]], 1), torch.cat([1 - mask, mask], 1))
+    edit = render(torch.stack([style, style[partner]], 1), two_regions(mask))
     rows = [x, rec, swap, draw_outline(edit, mask)]
     grid = torch.cat([torch.cat(list(r.clamp(-1, 1)), dim=2) for r in rows], dim=1)
     return grid

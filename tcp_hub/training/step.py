@@ -41,6 +41,7 @@ from torch import nn
 
 from .. import losses as L
 from ..errors import InputError
+from ..masks import two_regions
 from ..models.r1_pass import r1_pass
 from .config import TrainerConfig
 from .diffaugment import diff_augment, diff_augment_patches
@@ -315,7 +316,7 @@ class TCPTrainer:
                                           next_request=(self._seed(_MASKS, self.global_step + 1), b, h, w))
                     mask = mask.to(x.device, x.dtype, non_blocking=True)
                     out["mask"] = mask
-                    out["mix"] = G(content, torch.stack([style, style_p], 1), torch.cat([1 - mask, mask], 1),
+                    out["mix"] = G(content, torch.stack([style, style_p], 1), two_regions(mask),
                                    noise=noise)
         return out
 

@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from tcp_hub.random_masks import random_mask, random_masks
+from tcp_hub.training_masks import random_mask, random_masks
 
 
 def _is_binary(mask: torch.Tensor) -> bool:
