@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import gradio as gr
+import torch
 
 from tcp_hub import app_logic as logic
 
@@ -21,9 +22,9 @@ EXAMPLES_DIR = Path(__file__).parent / "examples"
 LAUNCH_OPTIONS = dict(max_file_size=logic.MAX_FILE_SIZE)
 
 
-def _examples():
-    """Rows of (editor value, references, strengths, mode, feather, seed, outlines, model, detail, keep unedited)
-    from examples/."""
+def _examples(defaults: dict):
+    """Rows for `gr.Examples` in the order of `logic.STYLIZE_INPUTS`: what each example sets, the page's
+    ``defaults`` (each input's starting value) for the rest."""
     def editor(name, regions):
         photo = str(EXAMPLES_DIR / f"{name}.jpg")
         layers = [str(EXAMPLES_DIR / f"{name}_region{i + 1}.png") for i in range(regions)]
@@ -31,18 +32,18 @@ def _examples():
                 "composite": str(EXAMPLES_DIR / f"{name}_composite.png") if regions else photo}
 
     ref = {k: str(EXAMPLES_DIR / f"ref_{k}.jpg") for k in ("sunset", "snow", "forest")}
-    detail, quiet = logic.DEFAULT_DETAIL, logic.NO_NOISE
-    return [
-        [editor("valley", 3), ref["sunset"], ref["snow"], ref["forest"], 1.0, 0.8, 1.0, logic.MODE_REGIONS, 4, quiet,
-         True, "", detail, True],
-        [editor("room", 2), ref["forest"], ref["snow"], None, 1.0, 1.0, 1.0, logic.MODE_REGIONS, 2, quiet, True, "",
-         detail, True],
-        [editor("room", 0), ref["sunset"], None, None, 0.7, 1.0, 1.0, logic.MODE_WHOLE, 0, quiet, False, "", detail,
-         True],
+    examples = [
+        dict(editor=editor("valley", 3), reference_1=ref["sunset"], reference_2=ref["snow"],
+             reference_3=ref["forest"], strength_2=0.8, show_outlines=True),
+        dict(editor=editor("room", 2), reference_1=ref["forest"], reference_2=ref["snow"], feather=2,
+             show_outlines=True),
+        dict(editor=editor("room", 0), reference_1=ref["sunset"], strength_1=0.7, mode=logic.MODE_WHOLE, feather=0),
     ]
+    return [[example.get(name, defaults[name]) for name in logic.STYLIZE_INPUTS] for example in examples]
 
 
-with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False) as demo:
+with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False,
+               delete_cache=logic.CACHE_CLEANUP) as demo:
     gr.Markdown("# tcp-hub: give painted regions of a photo the look of other photos\n"
                 "Upload a photo, paint up to three regions (one layer each), give each region a style "
                 "reference, and press **Run**. Or choose *whole image* to restyle everything with reference 1.")
@@ -100,9 +101,11 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
             suggest = gr.Button("Suggest")
             accept = gr.Button("Add suggestion to region", variant="secondary")
 
-    # the /stylize API's parameters, in order; new ones (with defaults) go at the end
-    stylize_inputs = [editor, *references, *strengths, mode, feather, seed, show_outlines, model, detail,
-                      keep_unedited]
+    named = dict(editor=editor, mode=mode, feather=feather, seed=seed, show_outlines=show_outlines, model=model,
+                 detail=detail, keep_unedited=keep_unedited,
+                 **{f"reference_{i + 1}": c for i, c in enumerate(references)},
+                 **{f"strength_{i + 1}": c for i, c in enumerate(strengths)})
+    stylize_inputs = [named[name] for name in logic.STYLIZE_INPUTS]  # the /stylize API's parameters, in order
     run.click(logic.stylize_handler, stylize_inputs, output, api_name="stylize")
 
     suggest_inputs = [editor, x, y, threshold, connected, region, model]
@@ -114,7 +117,8 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
     for event in (editor.upload, suggest_box.expand):
         event(logic.photo_for_clicking, editor, click_image, api_visibility="private")
 
-    gr.Examples(_examples(), stylize_inputs, output, fn=logic.stylize_handler, run_on_click=True,
+    EXAMPLE_ROWS = _examples({name: component.value for name, component in named.items()})
+    gr.Examples(EXAMPLE_ROWS, stylize_inputs, output, fn=logic.stylize_handler, run_on_click=True,
                 cache_examples=False, label="Examples (click to run)")
 
 
@@ -124,12 +128,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="let the Model box load model folders on this machine, not only bundled names and "
                              f"Hub repo ids (same as {logic.ALLOW_LOCAL_MODELS_ENV}=1); only where you trust "
                              "everyone who can reach the page")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads per edit (default: torch's, one per core; on a busy 2-core machine "
+                             "that beat 1 thread also with two edits at once, benchmarks/RESULTS.md)")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
-    if parse_args(argv).allow_local_models:
+    args = parse_args(argv)
+    if args.allow_local_models:
         os.environ[logic.ALLOW_LOCAL_MODELS_ENV] = "1"
+    if args.threads:
+        torch.set_num_threads(args.threads)
     demo.queue(default_concurrency_limit=logic.CONCURRENCY_LIMIT).launch(**LAUNCH_OPTIONS)
 
 

@@ -1,14 +1,18 @@
-"""Latency of one 3-region edit in the app at its working size (256 px), on CPU with 2 threads.
+"""Latency of a 3-region edit in the app at its working size (256 px), on CPU.
 
 Uses the app's default model (the bundled ``tcp-scenes`` weights, or the random ``small`` stand-in
 while they are missing) and the bundled ``valley`` example (three painted regions, three references).
+``--concurrent N`` runs N edits at once (the app serves `logic.CONCURRENCY_LIMIT` at once), each timed;
+``--threads`` is torch's CPU thread count (default, as in the app: torch's default, one per core).
 
-    python benchmarks/app_latency.py [--runs 7] [--model tcp-scenes]
+    python benchmarks/app_latency.py [--runs 7] [--model tcp-scenes] [--threads 2] [--concurrent 2]
 """
 
 import argparse
+import os
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +32,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs (after one warm-up run)")
     parser.add_argument("--model", default=logic.DEFAULT_MODEL, help="bundled name, local folder or Hub repo id")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
+    parser.add_argument("--concurrent", type=int, default=1, help="edits running at once")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -41,15 +46,20 @@ def main():
     def edit():
         return logic.stylize(pipe, content, masks, references, [1.0, 0.8, 1.0], feather=4, seed=0)
 
-    edit()  # warm-up: first-call allocations
-    times = []
-    for _ in range(args.runs):
+    def timed_edit(_=None):
         start = time.perf_counter()
         edit()
-        times.append(time.perf_counter() - start)
+        return time.perf_counter() - start
+
+    edit()  # warm-up: first-call allocations
+    times = []
+    with ThreadPoolExecutor(args.concurrent) as pool:
+        for _ in range(args.runs):
+            times += list(pool.map(timed_edit, range(args.concurrent)))
     size = "x".join(map(str, content.shape[1::-1]))
     print(f"3-region edit of a {size} photo at working size {logic.WORKING_SIZE}, model '{args.model}', "
-          f"{args.threads} CPU threads: median {statistics.median(times) * 1000:.0f} ms over {args.runs} runs "
+          f"{args.threads} CPU thread(s), {args.concurrent} at once, {os.cpu_count()} cores: median "
+          f"{statistics.median(times) * 1000:.0f} ms over {len(times)} edits "
           f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f})")
 
 

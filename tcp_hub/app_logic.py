@@ -8,8 +8,10 @@ raise ``gr.Error`` with a message for the user; the functions they call raise `I
 
 import functools
 import hashlib
+import inspect
 import io
 import logging
+import math
 import os
 import threading
 import uuid
@@ -24,11 +26,11 @@ from huggingface_hub import snapshot_download
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputError
-from .image_io import load_image
+from .errors import ImageTooLarge, InputError
+from .image_io import check_size, load_image
 from .masks import outline
 from .models import build_models
-from .pipeline import BUNDLED_MODELS, DEFAULT_DETAIL, TCPPipeline
+from .pipeline import BUNDLED_MODELS, DEFAULT_DETAIL, DEFAULT_MODEL, TCPPipeline
 from .pipeline import load_pipeline as load_any
 
 logger = logging.getLogger(__name__)
@@ -38,8 +40,10 @@ MAX_SIDE = 8000  # longest photo side accepted (after the upload size limit)
 NO_NOISE = -1  # the seed box's default: no per-pixel noise (an empty number box sends 0, a valid seed)
 MAX_FILE_SIZE = "20mb"  # per upload; passed to `demo.launch(max_file_size=...)`
 CONCURRENCY_LIMIT = 2  # edits running at once; the rest wait in the queue
+# Gradio's cache (uploads and results) is swept every CACHE_CLEANUP[0] s of files older than CACHE_CLEANUP[1] s
+# (passed to `gr.Blocks(delete_cache=...)`), so a public Space does not fill its disk.
+CACHE_CLEANUP = (3600, 3 * 3600)
 
-DEFAULT_MODEL = "tcp-scenes"
 FALLBACK_PRESET = "small"
 MODEL_CACHE_SIZE = 3  # pipelines kept in memory, least recently used dropped first
 # Set to 1 (or start the app with --allow-local-models) to let the Model box load folders on the server.
@@ -181,10 +185,7 @@ def editor_background(editor: Optional[dict]) -> np.ndarray:
     background = np.asarray(background)
     if background.ndim == 3 and background.shape[2] == 4 and background[..., 3].max() == 0:
         raise InputError("the content photo is fully transparent: upload a photo to edit")
-    height, width = background.shape[:2]
-    if max(height, width) > MAX_SIDE:
-        raise InputError(f"the content photo is {width}x{height}; photos may be at most {MAX_SIDE} px on their "
-                         "longest side. Resize it and upload it again")
+    check_size((background.shape[1], background.shape[0]), MAX_SIDE, "the content photo")
     return background
 
 
@@ -264,8 +265,11 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
         if strength is None or not 0.0 <= float(strength) <= 1.0:
             raise InputError(f"the strength of {name} is {strength}; it must be between 0 (unchanged) and 1")
     content = load_image(content, "content photo")
-    references = [None if r is None else load_image(r, f"style reference for {name}")
+    references = [None if r is None else load_image(r, f"the style reference for {name}")
                   for r, name in zip(references, REGION_NAMES)]
+    for reference, name in zip(references, REGION_NAMES):
+        if reference is not None:
+            check_size(reference, MAX_SIDE, f"the style reference for {name}")
     common = dict(feather=float(feather or 0), resolution=WORKING_SIZE, max_side=MAX_SIDE,
                   seed=None if seed is None else int(seed),
                   detail=float(detail), output_type="np")
@@ -353,6 +357,14 @@ def refuse(message: str, where: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+def for_the_page(err: InputError) -> str:
+    """The message of ``err`` worded for a visitor of the page (what to do there, not in Python)."""
+    if isinstance(err, ImageTooLarge):
+        return (f"{err.what} is {err.width}x{err.height}; photos may be at most {err.limit} px on their longest "
+                "side. Resize it and upload it again")
+    return str(err)
+
+
 def user_errors(fn):
     """Show `InputError` to the user as a ``gr.Error`` message, logged as one line (no traceback)."""
 
@@ -361,7 +373,7 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except InputError as err:
-            raise refuse(str(err), fn.__name__) from None
+            raise refuse(for_the_page(err), fn.__name__) from None
 
     return wrapper
 
@@ -390,6 +402,11 @@ def stylize_handler(editor, reference_1, reference_2, reference_3, strength_1, s
                    [strength_1, strength_2, strength_3], whole_image=mode == MODE_WHOLE, feather=feather,
                    seed=seed, show_outlines=bool(show_outlines), detail=DEFAULT_DETAIL if detail is None else detail,
                    keep_unedited=True if keep_unedited is None else bool(keep_unedited))
+
+
+# The /stylize endpoint's parameters in order (public API: new ones go at the end, with defaults). app.py wires
+# the page's components to the handler by these names.
+STYLIZE_INPUTS = tuple(inspect.signature(stylize_handler).parameters)
 
 
 @user_errors
@@ -451,6 +468,8 @@ class CheckedImageEditor(gr.ImageEditor):
     is_template = True  # rendered by the frontend as a plain ImageEditor
 
     def preprocess(self, payload):
+        if payload is not None:
+            check_editor_files(payload)
         try:
             value = super().preprocess(payload)
             if value is not None:
@@ -470,6 +489,32 @@ class CheckedImageEditor(gr.ImageEditor):
         elif "A" not in image.getbands() and "transparency" not in image.info:  # a layer without alpha
             return np.asarray(image if image.mode in ("L", "RGB") else image.convert("RGB"))
         return super().convert_and_format_image(file, flatten_on_white)
+
+
+def check_editor_files(payload) -> None:
+    """Name the editor's file that cannot be used (the photo, a region's painting or the composite) and say
+    what to do, reading only each file's header: unreadable files and files over `MAX_SIDE` px (or over
+    Pillow's pixel limit) are refused before anything is decoded."""
+    files = [("the content photo", payload.background, "upload a PNG, JPEG or WebP photo")]
+    for i, layer in enumerate(payload.layers or []):
+        name = REGION_NAMES[i] if i < NUM_REGIONS else f"layer {i + 1}"
+        files.append((f"the painting of {name}", layer,
+                      "erase it and paint again (API clients: send the mask as a PNG of the photo's size)"))
+    files.append(("the editor's composite image", payload.composite, "upload the photo again"))
+    for what, file, advice in files:
+        if file is None:
+            continue
+        try:
+            with open_upload(file) as image:
+                width, height = image.size
+        except Image.DecompressionBombError:
+            raise refuse(f"{what} is too large to read (over {Image.MAX_IMAGE_PIXELS:,} pixels): {advice}",
+                         "upload") from None
+        except _UNREADABLE:
+            raise refuse(f"{what} could not be read as an image: {advice}", "upload") from None
+        if max(width, height) > MAX_SIDE or width * height > (Image.MAX_IMAGE_PIXELS or math.inf):
+            raise refuse(f"{what} is {width}x{height}; images may be at most {MAX_SIDE} px on their longest side "
+                         f"and {Image.MAX_IMAGE_PIXELS:,} pixels: {advice}", "upload")
 
 
 def open_upload(file) -> Image.Image:
@@ -509,6 +554,7 @@ class ResultImage(gr.Image):
     def postprocess(self, value):
         if isinstance(value, np.ndarray):
             value = save_png_atomically(value, self.GRADIO_CACHE)
+            self.temp_files.add(value)  # so the cache cleanup (`CACHE_CLEANUP`) removes it when old
         return super().postprocess(value)
 
 

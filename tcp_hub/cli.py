@@ -10,9 +10,7 @@ from typing import Callable, List, Optional
 
 from .errors import InputError
 from .image_io import DEFAULT_MAX_SIDE
-from .pipeline import DEFAULT_DETAIL
-
-DEFAULT_MODEL = "tcp-scenes"
+from .pipeline import DEFAULT_DETAIL, DEFAULT_MODEL
 
 
 def _load_pipeline(model: str, device: str, dtype: str):
@@ -52,8 +50,6 @@ def _write(path: Path, save: Callable[[], None]) -> None:
 
 
 def _swap(args) -> None:
-    if args.mask and len(args.mask) != len(args.style):
-        raise InputError(f"{len(args.mask)} --mask but {len(args.style)} --style: give one --style per --mask")
     if args.style_mask and len(args.style_mask) != len(args.style):
         raise InputError(f"{len(args.style_mask)} --style_mask but {len(args.style)} --style: give one --style_mask "
                          "after each --style ('none' for a reference used whole)")

@@ -14,13 +14,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import InputError
+from .errors import ImageTooLarge, InputError
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
 DEFAULT_MAX_SIDE = 1024
-# What to do about an image over the size limit, worded for both the Python API and the command line.
-SIZE_ADVICE = "Resize it, or raise the limit (`max_side=` in Python, `--max_side` on the command line)"
 
 
 def open_image_file(path: Union[str, os.PathLike], what: str = "image", max_side: Optional[int] = None) -> Image.Image:
@@ -38,8 +36,7 @@ def open_image_file(path: Union[str, os.PathLike], what: str = "image", max_side
         width, height = img.size
         if max_side is not None and max(width, height) > max_side:
             img.close()
-            raise InputError(f"{what} file '{path}' is {width}x{height}; the longest side may be at most "
-                             f"{max_side} px. {SIZE_ADVICE}")
+            raise ImageTooLarge(f"{what} file '{path}'", width, height, max_side)
         if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
             img.close()
             raise InputError(f"{what} file '{path}' is {width}x{height}, over the limit of "
@@ -143,9 +140,10 @@ def load_image(source: ImageInput, what: str = "image", max_side: Optional[int] 
 
 
 def check_size(img: Image.Image, max_side: int, what: str = "image") -> None:
-    if max(img.size) > max_side:
-        raise InputError(
-            f"{what} is {img.width}x{img.height}; the longest side may be at most {max_side} px. {SIZE_ADVICE}")
+    """`ImageTooLarge` if the longest side of ``img`` (or of a ``(width, height)`` pair) is over ``max_side``."""
+    width, height = img if isinstance(img, tuple) else img.size
+    if max(width, height) > max_side:
+        raise ImageTooLarge(what, width, height, max_side)
 
 
 def resize_longest_side(img: Image.Image, side: int) -> Image.Image:

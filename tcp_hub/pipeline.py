@@ -16,7 +16,7 @@ from PIL import Image
 
 from .content_paste import coverage_on_grid, offset_in_cells, paste_codes, shift_cells
 from .errors import InputError
-from .image_io import (DEFAULT_MAX_SIDE, SIZE_ADVICE, ImageInput, check_size, gaussian_blur, load_image,
+from .image_io import (DEFAULT_MAX_SIDE, ImageInput, check_size, gaussian_blur, load_image,
                        pad_to_multiple, pil_to_tensor, resize_longest_side, resize_tensor, tensor_to_output)
 from .masks import (MaskInput, connected_to, feather as feather_mask, fit_mask, generator_weights, grow, load_mask,
                     prepare_style_mask, resample_mask)
@@ -24,6 +24,7 @@ from .models import TCPEncoder, TCPGenerator
 
 BUNDLED_DIR = Path(__file__).parent / "weights"
 BUNDLED_MODELS = {"tcp-scenes": BUNDLED_DIR / "tcp-scenes"}
+DEFAULT_MODEL = "tcp-scenes"  # what the command line and the app load when no model is named
 
 # Region edits with ``keep_unedited``: the generator's output fades into the photo over this many px
 # (at the working size) past the feathered mask: wide enough that the blend leaves no step sharper
@@ -187,9 +188,7 @@ class TCPPipeline(DiffusionPipeline):
             x = x * 2 - 1
             photo = x
             original = tuple(x.shape[-2:])
-            if max(original) > max_side:
-                raise InputError(f"{what} is {original[1]}x{original[0]}; the longest side may be at most "
-                                 f"{max_side} px. {SIZE_ADVICE}")
+            check_size((original[1], original[0]), max_side, what)
             if resolution:
                 scale = resolution / max(original)
                 x = resize_tensor(x, (max(1, round(original[0] * scale)), max(1, round(original[1] * scale))))

@@ -132,5 +132,5 @@ def test_an_example_runs_with_one_click(served, page):
     page.locator("table tbody tr").first.click()
     result = page.wait_for_selector("#result img", timeout=60_000)
     out = np.asarray(Image.open(BytesIO(page.request.get(result.get_attribute("src")).body())).convert("RGB"))
-    expected = logic.stylize_handler(*example_inputs(load_app()._examples()[0]))
+    expected = logic.stylize_handler(**example_inputs(load_app().EXAMPLE_ROWS[0]))
     assert np.array_equal(out, expected)

@@ -39,7 +39,9 @@ def client(pipe):
     app.demo.queue(default_concurrency_limit=logic.CONCURRENCY_LIMIT)
     _, url, _ = app.demo.launch(prevent_thread_lock=True, quiet=True, **app.LAUNCH_OPTIONS)
     try:
-        yield Client(url, verbose=False)
+        client = Client(url, verbose=False)
+        client.served_app = app  # the module whose demo serves this client
+        yield client
     finally:
         app.demo.close()
 
@@ -205,34 +207,37 @@ def test_suggested_region_can_be_accepted_and_restyled(client, pipe, files):
     assert np.array_equal(out[:, right_edge + 1 + KEPT:], stripes_and_grass()[:, right_edge + 1 + KEPT:])
 
 
-def example_inputs(row):
-    """An example row as the handler receives it once Gradio has read its files (numpy images)."""
+def example_inputs(row) -> dict:
+    """An example row as the handler receives it once Gradio has read its files (numpy images), by name."""
     def read(path, mode):
         return None if path is None else np.asarray(Image.open(path).convert(mode))
 
-    editor, refs, rest = row[0], row[1:4], row[4:]
-    editor = {"background": read(editor["background"], "RGBA"),
-              "layers": [read(p, "RGBA") for p in editor["layers"]],
-              "composite": read(editor["composite"], "RGBA")}
-    return [editor, *(read(r, "RGB") for r in refs), *rest]
+    inputs = dict(zip(logic.STYLIZE_INPUTS, row))
+    editor = inputs["editor"]
+    inputs["editor"] = {"background": read(editor["background"], "RGBA"),
+                        "layers": [read(p, "RGBA") for p in editor["layers"]],
+                        "composite": read(editor["composite"], "RGBA")}
+    for i in range(logic.NUM_REGIONS):
+        inputs[f"reference_{i + 1}"] = read(inputs[f"reference_{i + 1}"], "RGB")
+    return inputs
 
 
 def test_every_example_runs_and_restyles_what_it_paints(pipe):
     logic.MODEL_CACHE.put("", pipe)  # the examples use the default model
     app = load_app()
-    rows = app._examples()
-    assert len(rows) >= 3
-    for row in rows:
+    assert len(app.EXAMPLE_ROWS) >= 3
+    for row in app.EXAMPLE_ROWS:
         inputs = example_inputs(row)
-        inputs[10] = False  # no outlines: compare pixels
-        out = logic.stylize_handler(*inputs)
-        content = inputs[0]["background"]
+        inputs["show_outlines"] = False  # compare pixels
+        out = logic.stylize_handler(**inputs)
+        content = inputs["editor"]["background"]
         assert out.shape == content.shape[:2] + (3,)
         d = diff(out, reconstruction(pipe, content[..., :3]))
-        if inputs[7] == logic.MODE_WHOLE:
+        if inputs["mode"] == logic.MODE_WHOLE:
             assert d.mean() > CHANGED
-        for mask, ref in zip(logic.editor_masks(inputs[0], content.shape[:2]), inputs[1:4]):
-            if inputs[7] == logic.MODE_REGIONS and mask.any():
+        references = [inputs[f"reference_{i + 1}"] for i in range(logic.NUM_REGIONS)]
+        for mask, ref in zip(logic.editor_masks(inputs["editor"], content.shape[:2]), references):
+            if inputs["mode"] == logic.MODE_REGIONS and mask.any():
                 assert ref is not None and d[mask > 0.99].mean() > CHANGED
 
 
@@ -240,3 +245,21 @@ def _save(array, files, name):
     path = Path(files["content"]).with_name(f"{name}.png")
     Image.fromarray(array).save(path)
     return str(path)
+
+
+def test_results_and_uploads_are_swept_from_gradios_cache(client, pipe, files):
+    from gradio.route_utils import delete_files_created_by_app
+
+    app = client.served_app
+    assert app.demo.delete_cache == logic.CACHE_CLEANUP
+    client.predict(editor_files(files["content"], [files["layer"]]), handle_file(files["reference"]), None, None,
+                   1.0, 1.0, 1.0, logic.MODE_REGIONS, 0, logic.NO_NOISE, False, TEST_MODEL, api_name="/stylize")
+    served = [Path(f) for s in app.demo.temp_file_sets for f in s]
+    results = [f for f in served if f.name == "result.png"]
+    assert results and all(f.exists() for f in results)
+    delete_files_created_by_app(app.demo, age=10 ** 6)  # nothing is that old yet
+    assert all(f.exists() for f in results)
+    uploads = [f for f in served if f.name in {"content.png", "reference.png", "layer.png"}]
+    assert uploads
+    delete_files_created_by_app(app.demo, age=None)  # what the sweep does to files older than CACHE_CLEANUP[1]
+    assert not [f for f in results + uploads if f.exists()]  # (the examples' files are kept: Gradio protects them)

@@ -367,6 +367,36 @@ def test_photo_without_exif_rotation_is_kept_as_stored(tmp_path):
     assert logic.upright_upload(value) == gr.skip()
 
 
+@pytest.mark.parametrize("bad, message", [(b"", "could not be read as an image"),
+                                         ("bomb", "is too large to read")])
+def test_an_unreadable_mask_layer_is_named_as_that_regions_painting(tmp_path, bad, message):
+    from test_image_inputs import png_claiming
+
+    logic.Image.fromarray(photo(0)).save(tmp_path / "photo.png")
+    logic.Image.fromarray(layer((0, 8, 0, 8))).save(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(png_claiming(30000, 30000) if bad == "bomb" else bad)
+    files = [gr.FileData(path=str(tmp_path / name)) for name in ("good.png", "bad.png")]
+    payload = EditorData(background=gr.FileData(path=str(tmp_path / "photo.png")), layers=files, composite=None)
+    with pytest.raises(gr.Error, match=f"the painting of region 2 {message}") as err:
+        logic.CheckedImageEditor(type="numpy", image_mode="RGBA").preprocess(payload)
+    assert "content photo" not in str(err.value) and "erase it and paint again" in str(err.value)
+
+
+def test_an_oversized_reference_is_named_and_the_advice_is_for_the_page(pipe, content):
+    wide = np.zeros((8, logic.MAX_SIDE + 1, 3), np.uint8)
+    with pytest.raises(gr.Error) as err:
+        run(editor(content, [(0, 32, 0, 32)]), [wide])
+    message = str(err.value)
+    assert f"the style reference for region 1 is {logic.MAX_SIDE + 1}x8" in message and "upload it again" in message
+    assert "max_side" not in message and "resolution" not in message
+
+
+def test_the_stylize_inputs_are_the_public_api_in_order():
+    assert logic.STYLIZE_INPUTS == ("editor", "reference_1", "reference_2", "reference_3", "strength_1",
+                                    "strength_2", "strength_3", "mode", "feather", "seed", "show_outlines",
+                                    "model", "detail", "keep_unedited")
+
+
 # ---- models -----------------------------------------------------------------------------------------
 def test_model_that_cannot_be_loaded_gives_a_message_naming_it(tmp_path, monkeypatch):
     monkeypatch.setenv(logic.ALLOW_LOCAL_MODELS_ENV, "1")  # the operator allows folders: the reason may name it

@@ -72,7 +72,8 @@ def test_encode_writes_codes(model_dir, files):
 
 @pytest.mark.parametrize("extra, message", [
     (["--style", "{d}/missing.png"], "does not exist"),
-    (["--style", "{d}/style.png", "--mask", "{d}/mask.png", "--mask", "{d}/mask.png"], "2 --mask but 1 --style"),
+    (["--style", "{d}/style.png", "--mask", "{d}/mask.png", "--mask", "{d}/mask.png"],
+     "2 masks but 1 style references"),
     (["--style", "{d}/style.png", "--strength", "2"], "between 0"),
     (["--style", "{d}/style.png", "--detail", "-1"], "detail is -1"),
     (["--style", "{d}/style.png", "--style_mask", "none", "--style_mask", "none"], "2 --style_mask but 1 --style"),
