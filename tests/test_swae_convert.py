@@ -174,3 +174,52 @@ def test_fixture_options_are_reduced_official_presets():
         official = asdict(SWAE_PRESETS[preset])
         changed = {k for k, v in asdict(options).items() if v != official[k]}
         assert changed <= {"netE_scale_capacity", "netG_scale_capacity", "global_code_ch"}, changed
+
+
+def _converted_fixture(tmp_path, name="church_small"):
+    checkpoint, options, *_ = fixture(name)
+    out = tmp_path / name
+    convert_swae_checkpoint(checkpoint, options, out)
+    return out
+
+
+def test_init_from_a_converted_model_fine_tunes_it_with_tcp_losses(tmp_path):
+    from accelerate.state import AcceleratorState
+
+    from tcp_hub import TCPDiscriminator, TCPPatchDiscriminator
+    from tcp_hub.pipeline import load_pipeline
+    from tcp_hub.training import parse_args, train
+
+    source = _converted_fixture(tmp_path)
+    # stand-ins for the official discriminators, whose fixed 512-channel core is too slow for a CPU test
+    TCPDiscriminator(resolution=128, channel_multiplier=1 / 16, max_channels=16, stddev_group=0).save_pretrained(
+        source / "discriminators" / "discriminator")
+    TCPPatchDiscriminator(patch_size=16, channel_multiplier=0.25, max_channels=16, mlp_channels=(32,)).save_pretrained(
+        source / "discriminators" / "patch_discriminator")
+    out = tmp_path / "run"
+    try:
+        train(parse_args(["--dataset", "synthetic", "--synthetic_length", "8", "--resolution", "128",
+                          "--train_batch_size", "2", "--max_train_steps", "2", "--checkpointing_steps", "2",
+                          "--report_to", "none", "--sample_steps", "0", "--logging_steps", "1", "--r1_interval", "2",
+                          "--code_consistency_interval", "1", "--init_from", str(source), "--output_dir", str(out)]))
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+    before, after = TCPPipeline.from_pretrained(source), load_pipeline(out / "checkpoint-2")
+    assert after.generator.config.demodulation == "weight" and after.encoder.config.padding_mode == "reflect"
+    assert after.encoder.config.block_out_channels == before.encoder.config.block_out_channels
+    changed = [k for k, v in after.generator.state_dict().items() if not torch.equal(v, before.generator.state_dict()[k])]
+    assert changed  # the TCP losses moved the official weights
+    x = torch.rand(1, 3, 128, 128)
+    assert torch.isfinite(after(x, style=x.flip(-1), output_type="pt").images).all()
+
+
+def test_app_model_box_loads_a_converted_folder_when_local_models_are_allowed(tmp_path, monkeypatch):
+    from tcp_hub import app_logic
+
+    folder = _converted_fixture(tmp_path, "ffhq1024_small")
+    monkeypatch.setenv(app_logic.ALLOW_LOCAL_MODELS_ENV, "1")
+    pipe = app_logic.load_pipeline(str(folder))
+    assert pipe.encoder.downsample_factor == 32 and pipe.generator.config.demodulation == "weight"
+    monkeypatch.setenv(app_logic.ALLOW_LOCAL_MODELS_ENV, "0")
+    with pytest.raises(InputError, match="could not load the model"):
+        app_logic.load_pipeline(str(folder))
