@@ -1,5 +1,6 @@
 """tcp-hub: region-wise image manipulation (TCP, ACM MM 2021) on the Swapping Autoencoder."""
 
+from .convert_swae import SWAE_PRESETS, convert_swae_checkpoint
 from .errors import ImageTooLarge, InputError
 from .models import (PRESETS, TCPDiscriminator, TCPEncoder, TCPGenerator, TCPPatchDiscriminator,
                      build_models)
@@ -8,4 +9,5 @@ from .pipeline import TCPPipeline, load_pipeline
 __version__ = "0.1.0"
 
 __all__ = ["TCPPipeline", "load_pipeline", "TCPEncoder", "TCPGenerator", "TCPDiscriminator", "TCPPatchDiscriminator",
-           "build_models", "PRESETS", "InputError", "ImageTooLarge", "__version__"]
+           "build_models", "PRESETS", "InputError", "ImageTooLarge", "convert_swae_checkpoint", "SWAE_PRESETS",
+           "__version__"]

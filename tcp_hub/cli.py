@@ -1,5 +1,6 @@
 """Command line: ``tcp-hub swap`` (global or region-wise style swap), ``paste`` (copy content elsewhere),
-``suggest`` (a region mask from a point), ``encode`` (codes to a file) and ``export`` (a model folder)."""
+``suggest`` (a region mask from a point), ``encode`` (codes to a file), ``export`` (a model folder) and
+``convert-swae`` (the official Swapping Autoencoder's checkpoints as tcp-hub models)."""
 
 import argparse
 import io
@@ -121,6 +122,17 @@ def _export(args) -> None:
     print(f"wrote {out}: a TCPPipeline in {args.dtype}, {size / 1e6:.1f} MB of safetensors")
 
 
+def _convert_swae(args) -> None:
+    from .convert_swae import convert_swae_checkpoint
+
+    result = convert_swae_checkpoint(args.checkpoint, args.preset, args.output, fp16=args.fp16,
+                                     with_discriminators=args.with_discriminators)
+    size = sum(f.stat().st_size for f in result.output_dir.rglob("*.safetensors"))
+    print(f"wrote {result.output_dir}: the official {args.preset} model as a TCPPipeline"
+          f"{' with its discriminators' if args.with_discriminators else ''}, {size / 1e6:.1f} MB of safetensors "
+          "(weights under the Adobe Research License: noncommercial research only; see its README.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tcp-hub", description="Region-wise style swaps with TCP.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,6 +216,19 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("-o", "--output", required=True, help="output folder")
     exp.add_argument("--dtype", default="float16", choices=["float32", "float16", "bfloat16"])
     exp.set_defaults(func=_export, resolution=None)
+
+    from .convert_swae import SWAE_PRESETS
+
+    conv = sub.add_parser("convert-swae", help="convert an official Swapping Autoencoder checkpoint (the official "
+                                               "repository's README links them) into a TCPPipeline folder")
+    conv.add_argument("checkpoint", help="the official latest_checkpoint.pth or <N>k_checkpoint.pth")
+    conv.add_argument("--preset", required=True, choices=list(SWAE_PRESETS), help="the official model it belongs to")
+    conv.add_argument("-o", "--output", required=True, help="output folder")
+    conv.add_argument("--fp16", action="store_true", help="store the weights in float16 (half the size)")
+    conv.add_argument("--with_discriminators", action="store_true",
+                      help="also convert both discriminators (into discriminators/, where train_accelerate.py "
+                           "--init_from finds them)")
+    conv.set_defaults(func=_convert_swae, resolution=None)
     return parser
 
 

@@ -23,7 +23,8 @@ class TCPDiscriminator(ModelMixin, ConfigMixin):
         resolution: input side in pixels (a power of two, >= 8).
         channel_multiplier: width scale (2 gives the official 28.9 M-parameter model at 256 px).
         max_channels: width cap.
-        stddev_group: group size of the minibatch standard-deviation feature.
+        stddev_group: group size of the minibatch standard-deviation feature; 0 for none (the
+            official SwAE discriminator has none).
     """
 
     @register_to_config
@@ -40,7 +41,7 @@ class TCPDiscriminator(ModelMixin, ConfigMixin):
             layers.append(ResBlock(ch, out_ch))
             ch = out_ch
         self.convs = nn.Sequential(*layers)
-        self.final_conv = ConvLayer(ch + 1, ch, 3)
+        self.final_conv = ConvLayer(ch + (1 if stddev_group else 0), ch, 3)
         self.final_linear = nn.Sequential(EqualLinear(ch * 16, ch, activate=True), EqualLinear(ch, 1))
 
     def forward(self, image: torch.Tensor, batch_sizes: Optional[Sequence[int]] = None) -> torch.Tensor:
@@ -52,12 +53,12 @@ class TCPDiscriminator(ModelMixin, ConfigMixin):
         """
         group = self.config.stddev_group
         x = self.convs(image)
-        if batch_sizes is None:
+        if batch_sizes is not None and sum(batch_sizes) != image.shape[0]:
+            raise ValueError(f"batch_sizes {list(batch_sizes)} add up to {sum(batch_sizes)}, but {image.shape[0]} "
+                             "images were given")
+        if group and batch_sizes is None:
             x = minibatch_stddev(x, group)
-        else:
-            if sum(batch_sizes) != image.shape[0]:
-                raise ValueError(f"batch_sizes {list(batch_sizes)} add up to {sum(batch_sizes)}, but {image.shape[0]} "
-                                 "images were given")
+        elif group:
             x = torch.cat([minibatch_stddev(chunk, group) for chunk in x.split(list(batch_sizes))])
         return self.final_linear(self.final_conv(x).flatten(1))
 

@@ -22,6 +22,13 @@ class TCPEncoder(ModelMixin, ConfigMixin):
         content_channels: channels of the content code (8).
         style_block_channels: widths of the stride-2 3x3 convs of the style head.
         style_dim: length of the style vector (2048).
+        blur_taps: anti-aliasing filter of the trunk's down-sampling blocks.
+        padding_mode: ``"zeros"`` or ``"reflect"`` (border mirrored) for the trunk's 3x3 convs.
+        style_padding: padding of the style head's stride-2 convs (1 keeps small inputs working;
+            the official SwAE uses 0, so its trunk must be at least 7 positions a side).
+
+    The official Swapping Autoencoder's encoder is ``blur_taps=(1, 2, 1), padding_mode="reflect",
+    style_padding=0`` (the full preset); the defaults are those of models trained before.
 
     Inputs are RGB in [-1, 1], ``[B, 3, H, W]`` with H and W multiples of ``downsample_factor``.
     """
@@ -36,12 +43,15 @@ class TCPEncoder(ModelMixin, ConfigMixin):
         content_channels: int = 8,
         style_block_channels: Sequence[int] = (1024, 2048),
         style_dim: int = 2048,
+        blur_taps: Sequence[int] = (1, 3, 3, 1),
+        padding_mode: str = "zeros",
+        style_padding: int = 1,
     ):
         super().__init__()
         self.from_rgb = ConvLayer(3, stem_channels, 1)
         blocks, ch = [], stem_channels
         for out_ch in block_out_channels:
-            blocks.append(ResBlock(ch, out_ch))
+            blocks.append(ResBlock(ch, out_ch, blur_taps=tuple(blur_taps), padding_mode=padding_mode))
             ch = out_ch
         self.trunk = nn.Sequential(*blocks)
         self.content_head = nn.Sequential(
@@ -50,7 +60,7 @@ class TCPEncoder(ModelMixin, ConfigMixin):
         )
         style_layers = []
         for out_ch in style_block_channels:
-            style_layers.append(ConvLayer(ch, out_ch, 3, downsample=True, blur_taps=(1,)))
+            style_layers.append(ConvLayer(ch, out_ch, 3, downsample=True, blur_taps=(1,), padding=style_padding))
             ch = out_ch
         self.style_convs = nn.Sequential(*style_layers)
         self.style_linear = EqualLinear(ch, style_dim)
@@ -69,10 +79,28 @@ class TCPEncoder(ModelMixin, ConfigMixin):
         back to the whole image, with a warning.
         """
         trunk = self.trunk(self.from_rgb(image))
+        self._check_style_head_input(trunk)
         content = F.normalize(self.content_head(trunk).float(), dim=1)
         style = self.style_linear(self._pool_style(self.style_convs(trunk), style_mask))
         style = F.normalize(style.float(), dim=1)
         return content.to(image.dtype), style.to(image.dtype)
+
+    def _check_style_head_input(self, trunk: torch.Tensor) -> None:
+        side, pad = min(trunk.shape[-2:]), self.config.style_padding
+        for _ in self.config.style_block_channels:
+            side = (side + 2 * pad - 3) // 2 + 1
+        if side < 1:
+            raise ValueError(f"images of {trunk.shape[-2] * self.downsample_factor}x{trunk.shape[-1] * self.downsample_factor} "
+                             "px are too small for this encoder's style head; use at least "
+                             f"{self.min_side} px a side")
+
+    @property
+    def min_side(self) -> int:
+        """The shortest image side (a multiple of ``downsample_factor``) this encoder takes."""
+        side, pad = 1, self.config.style_padding
+        for _ in self.config.style_block_channels:  # the smallest input of a 3x3 stride-2 conv giving `side`
+            side = max(1, 2 * (side - 1) + 3 - 2 * pad)
+        return side * self.downsample_factor
 
     @staticmethod
     def _pool_style(features: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:

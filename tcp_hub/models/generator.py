@@ -17,10 +17,10 @@ class _HeadBlock(nn.Module):
 
     scale = 1  # output side / input side
 
-    def __init__(self, in_ch, out_ch, style_dim):
+    def __init__(self, in_ch, out_ch, style_dim, demodulation):
         super().__init__()
-        self.conv1 = StyledConv(in_ch, out_ch, 3, style_dim)
-        self.conv2 = StyledConv(out_ch, out_ch, 3, style_dim)
+        self.conv1 = StyledConv(in_ch, out_ch, 3, style_dim, demodulation=demodulation)
+        self.conv2 = StyledConv(out_ch, out_ch, 3, style_dim, demodulation=demodulation)
         self.skip = nn.Identity() if in_ch == out_ch else ConvLayer(in_ch, out_ch, 1, bias=False, activate=False)
 
     def forward(self, x, regions, noise):
@@ -32,10 +32,10 @@ class _UpBlock(nn.Module):
 
     scale = 2  # output side / input side
 
-    def __init__(self, in_ch, out_ch, style_dim):
+    def __init__(self, in_ch, out_ch, style_dim, demodulation):
         super().__init__()
-        self.conv1 = StyledConv(in_ch, out_ch, 3, style_dim, upsample=True)
-        self.conv2 = StyledConv(out_ch, out_ch, 3, style_dim)
+        self.conv1 = StyledConv(in_ch, out_ch, 3, style_dim, upsample=True, demodulation=demodulation)
+        self.conv2 = StyledConv(out_ch, out_ch, 3, style_dim, demodulation=demodulation)
         self.skip = nn.Identity() if in_ch == out_ch else ConvLayer(in_ch, out_ch, 1)
 
     def forward(self, x, regions, noise):
@@ -53,6 +53,8 @@ class TCPGenerator(ModelMixin, ConfigMixin):
         block_out_channels: widths of the up-sampling blocks (each doubles the resolution).
         use_noise: whether the model has per-pixel noise inputs (they can still be switched off
             per call with ``noise_mode="none"``).
+        demodulation: ``"style"`` (StyleGAN2's, the default of models trained before) or ``"weight"``
+            (the official Swapping Autoencoder's, the full preset; see `tcp_hub.models.modulation`).
     """
 
     @register_to_config
@@ -63,15 +65,16 @@ class TCPGenerator(ModelMixin, ConfigMixin):
         head_channels: Sequence[int] = (256, 512),
         block_out_channels: Sequence[int] = (512, 512, 256, 128),
         use_noise: bool = True,
+        demodulation: str = "style",
     ):
         super().__init__()
         self.content_modulation = ContentModulation(style_dim, content_channels)
         blocks, ch = [], content_channels
         for out_ch in head_channels:
-            blocks.append(_HeadBlock(ch, out_ch, style_dim))
+            blocks.append(_HeadBlock(ch, out_ch, style_dim, demodulation))
             ch = out_ch
         for out_ch in block_out_channels:
-            blocks.append(_UpBlock(ch, out_ch, style_dim))
+            blocks.append(_UpBlock(ch, out_ch, style_dim, demodulation))
             ch = out_ch
         self.blocks = nn.ModuleList(blocks)
         self.to_rgb = ToRGB(ch, style_dim)

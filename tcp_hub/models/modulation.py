@@ -9,6 +9,11 @@ convolution whose weight every image shares. With K styles and K soft masks (sum
 pixel) the per-pixel blends ``s_map = sum_j m_j s_j`` and ``d_map = sum_j m_j d(s_j)`` give every
 region its own style in a single pass (TCP, METHOD.md section 2). One style per image is the
 special case K = 1 without masks.
+
+The official Swapping Autoencoder demodulates differently (``demodulation="weight"``): it scales
+each style's ``s`` to unit root mean square and divides by the norm of the weight alone,
+``y = conv(x * s / rms(s), w) / sqrt(sum_{i,k} w_oik^2 + eps)``. The blend is then over the
+normalised scales, ``s_map = sum_j m_j s_j / rms(s_j)``, and ``d`` is one constant per channel.
 """
 
 import math
@@ -21,6 +26,7 @@ from torch import nn
 from .layers import Blur, EqualLinear, fused_leaky_relu
 
 DEMOD_EPS = 1e-8
+DEMODULATIONS = ("style", "weight")
 
 
 class RegionStyles:
@@ -58,11 +64,18 @@ class RegionStyles:
 
 
 class ModulatedConv2d(nn.Module):
-    """StyleGAN2 modulated convolution, region-aware, optionally upsampling by 2 (anti-aliased)."""
+    """StyleGAN2 modulated convolution, region-aware, optionally upsampling by 2 (anti-aliased).
+
+    ``demodulation``: ``"style"`` (StyleGAN2: ``d(s)`` of the modulated weight) or ``"weight"``
+    (the official SwAE: unit-RMS scales, ``d`` of the weight alone); unused without ``demodulate``.
+    """
 
     def __init__(self, in_ch, out_ch, kernel_size, style_dim, demodulate=True, upsample=False,
-                 blur_taps=(1, 3, 3, 1)):
+                 blur_taps=(1, 3, 3, 1), demodulation="style"):
         super().__init__()
+        if demodulation not in DEMODULATIONS:
+            raise ValueError(f"demodulation must be one of {DEMODULATIONS}, got {demodulation!r}")
+        self.demodulation_mode = demodulation
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel_size, kernel_size))
         self.scale = 1 / math.sqrt(in_ch * kernel_size**2)
         self.modulation = EqualLinear(style_dim, in_ch, bias_init=1.0)
@@ -76,15 +89,24 @@ class ModulatedConv2d(nn.Module):
         w_sq = (self.weight * self.scale).float().square().sum(dim=(2, 3))  # [out, in]
         return torch.rsqrt(s.float().square() @ w_sq.t() + DEMOD_EPS)
 
+    def weight_demodulation(self) -> torch.Tensor:
+        """The official SwAE's ``d``: ``[out]``, from the weight alone."""
+        return torch.rsqrt((self.weight * self.scale).float().square().sum(dim=(1, 2, 3)) + DEMOD_EPS)
+
     def forward(self, x: torch.Tensor, regions: RegionStyles) -> torch.Tensor:
         s = self.modulation(regions.styles)  # [B, K, in]
+        by_weight = self.demodulate and self.demodulation_mode == "weight"
+        if by_weight:
+            s = s * torch.rsqrt(s.float().square().mean(dim=-1, keepdim=True) + DEMOD_EPS).to(s.dtype)
         w = (self.weight * self.scale).to(x.dtype)
         x = x * regions.blend(s, x.shape[-2:]).to(x.dtype)
         if self.upsample:
             x = self.blur(F.conv_transpose2d(x, w.transpose(0, 1), stride=2))
         else:
             x = F.conv2d(x, w, padding=self.kernel_size // 2)
-        if self.demodulate:
+        if by_weight:
+            x = x * self.weight_demodulation().to(x.dtype).view(1, -1, 1, 1)
+        elif self.demodulate:
             x = x * regions.blend(self.demodulation(s), x.shape[-2:]).to(x.dtype)
         return x
 
@@ -103,10 +125,11 @@ class NoiseInjection(nn.Module):
 class StyledConv(nn.Module):
     """Modulated conv + per-pixel noise + biased leaky ReLU."""
 
-    def __init__(self, in_ch, out_ch, kernel_size, style_dim, upsample=False, blur_taps=(1, 3, 3, 1)):
+    def __init__(self, in_ch, out_ch, kernel_size, style_dim, upsample=False, blur_taps=(1, 3, 3, 1),
+                 demodulation="style"):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, kernel_size, style_dim, upsample=upsample,
-                                    blur_taps=blur_taps)
+                                    blur_taps=blur_taps, demodulation=demodulation)
         self.noise = NoiseInjection()
         self.bias = nn.Parameter(torch.zeros(out_ch))
 

@@ -1,14 +1,18 @@
-"""Named model sizes. "full" matches the official Swapping Autoencoder at 256 px; "small" divides
-every width by 4 so that encoder + generator fit in under 20 MB as fp16 safetensors."""
+"""Named model sizes. "full" is the official Swapping Autoencoder's encoder and generator at 256 px
+(its widths, reflection padding and [1, 2, 1] filter in the encoder, no padding in the style head,
+and its demodulation; tests/test_swae_convert.py checks it on official weights); "small" divides
+every width by 4 so that encoder + generator fit in under 20 MB as fp16 safetensors (with the
+defaults' zero padding and StyleGAN2 demodulation, as the bundled model was trained)."""
 
 from typing import Optional
 
 PRESETS = {
     "full": {
         "encoder": dict(stem_channels=32, block_out_channels=(64, 128, 256, 512), content_channels=8,
-                        style_block_channels=(1024, 2048), style_dim=2048),
+                        style_block_channels=(1024, 2048), style_dim=2048,
+                        blur_taps=(1, 2, 1), padding_mode="reflect", style_padding=0),
         "generator": dict(content_channels=8, style_dim=2048, head_channels=(256, 512),
-                          block_out_channels=(512, 512, 256, 128)),
+                          block_out_channels=(512, 512, 256, 128), demodulation="weight"),
         "discriminator": dict(channel_multiplier=2.0, max_channels=512),
         "patch_discriminator": dict(patch_size=128, channel_multiplier=4.0, max_channels=384,
                                     mlp_channels=(2048, 2048, 1024)),

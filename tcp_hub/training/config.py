@@ -134,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--dataloader_num_workers", type=int, default=0)
     run = p.add_argument_group("run")
     run.add_argument("--output_dir", default="tcp-model")
-    run.add_argument("--preset", default="full", choices=("full", "small", "tiny"), help="model size")
+    run.add_argument("--preset", default=None, choices=("full", "small", "tiny"),
+                     help="model size (default full; with --init_from, default: that model's own architecture, "
+                          "e.g. a converted official Swapping Autoencoder)")
     run.add_argument("--content_stride", type=int, default=None, choices=(8, 16),
                      help="content code at H/8 or H/16 (the preset's default, 16): 8 keeps more detail")
     run.add_argument("--content_channels", type=int, default=None,

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .. import hub
 from ..data import build_dataset
 from ..errors import InputError
-from ..models import TCPDiscriminator, TCPPatchDiscriminator, build_models
+from ..models import PRESETS, TCPDiscriminator, TCPPatchDiscriminator, build_models
 from ..pipeline import TCPPipeline, load_pipeline, resolve_model_path
 from .batches import make_batch_source
 from .checkpointing import load_checkpoint, prepare_output_dir, register_hooks, resolve_checkpoint, save_checkpoint
@@ -84,10 +84,28 @@ def read_exclude_list(path) -> Optional[List[str]]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
+def fresh_models(args):
+    """Fresh (E, G, D, Dpatch) of ``--preset`` (default full). With ``--init_from`` and no ``--preset``, of
+    that model's own architecture (e.g. a converted official model, whatever its widths): its encoder's
+    and generator's configs, its discriminators' where it has them, else the full preset's."""
+    if args.preset is not None or not args.init_from:
+        return build_models(args.preset or "full", args.resolution, args.content_stride, args.content_channels)
+    if args.content_stride is not None or args.content_channels is not None:
+        raise InputError("--content_stride and --content_channels change a preset: with --init_from and no "
+                         "--preset the networks keep the initial model's shape")
+    pipe = load_pipeline(args.init_from)
+    trained = _trained_discriminators(args.init_from)
+    if trained is None:
+        full = PRESETS["full"]
+        trained = [TCPDiscriminator(resolution=args.resolution, **full["discriminator"]),
+                   TCPPatchDiscriminator(**full["patch_discriminator"])]
+    return tuple(type(m).from_config(m.config) for m in [pipe.encoder, pipe.generator, *trained])
+
+
 def initial_models(args):
-    """Fresh (E, G, D, Dpatch) of ``--preset``; with ``--init_from``, the networks that model has start
+    """Fresh (E, G, D, Dpatch) (`fresh_models`); with ``--init_from``, the networks that model has start
     from its weights. Returns the models and a line saying what was initialised (``""`` without it)."""
-    models = build_models(args.preset, args.resolution, args.content_stride, args.content_channels)
+    models = fresh_models(args)
     if not args.init_from:
         return models, ""
     pipe = load_pipeline(args.init_from)
@@ -180,7 +198,7 @@ def _train(args, acc: Accelerator) -> Path:
     dataset, train_set, holdout = make_datasets(args)
     checkpoint = resolve_checkpoint(out, args.resume_from_checkpoint)
     if checkpoint is not None:  # the checkpoint holds the weights: --init_from is not loaded
-        models = build_models(args.preset, args.resolution, args.content_stride, args.content_channels)
+        models = fresh_models(args)
         initialised = ""
     else:
         models, initialised = initial_models(args)
@@ -284,7 +302,8 @@ def write_output_folder(trainer: TCPTrainer, args, out: Path, data: str) -> Opti
         repo_id = hub.create_model_repo(repo_id, private=args.hub_private)
     metrics_file = out / "metrics.json"
     info = hub.CardInfo(
-        repo_id=repo_id, data=data, resolution=args.resolution, preset=args.preset,
+        repo_id=repo_id, data=data, resolution=args.resolution,
+        preset=args.preset or (f"that of `{args.init_from}`" if args.init_from else "full"),
         parameters=sum(p.numel() for m in (pipe.encoder, pipe.generator) for p in m.parameters()),
         steps=trainer.global_step,
         images_seen=trainer.global_step * args.train_batch_size * args.gradient_accumulation_steps
