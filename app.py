@@ -59,8 +59,11 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
             eraser=gr.Eraser(),
             layers=gr.LayerOptions(layers=list(logic.REGION_NAMES), allow_additional_layers=False),
         )
-        output = logic.ResultImage(label="Result", type="numpy", format="png", interactive=False,
-                                   buttons=["download", "fullscreen"], elem_id="result")
+        with gr.Column():
+            output = logic.ResultImage(label="Result", type="numpy", format="png", interactive=False,
+                                       buttons=["download", "fullscreen"], elem_id="result")
+            compare = gr.ImageSlider(label="Before / after (drag the handle)", type="numpy", interactive=False,
+                                     elem_id="compare")
     with gr.Row():
         mode = gr.Radio(logic.MODES, value=logic.MODE_REGIONS, label="Edit")
         run = gr.Button("Run", variant="primary", elem_id="run")
@@ -101,12 +104,25 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
             suggest = gr.Button("Suggest")
             accept = gr.Button("Add suggestion to region", variant="secondary")
 
+    with gr.Accordion("Copy painted content to another place", open=False) as move_box:
+        gr.Markdown("Paint what to copy on the layer of region 1, then click where its centre should go and press "
+                    "**Copy here**. The copy takes on the photo's look; it moves in steps of 1/16 of the working "
+                    "size.")
+        with gr.Row():
+            move_image = gr.Image(label="Click the new place", type="numpy", interactive=False, format="png")
+            with gr.Column():
+                move_x = gr.Number(value=None, label="x", precision=0)
+                move_y = gr.Number(value=None, label="y", precision=0)
+                move = gr.Button("Copy here", variant="secondary", elem_id="move")
+
     named = dict(editor=editor, mode=mode, feather=feather, seed=seed, show_outlines=show_outlines, model=model,
                  detail=detail, keep_unedited=keep_unedited,
                  **{f"reference_{i + 1}": c for i, c in enumerate(references)},
                  **{f"strength_{i + 1}": c for i, c in enumerate(strengths)})
     stylize_inputs = [named[name] for name in logic.STYLIZE_INPUTS]  # the /stylize API's parameters, in order
     run.click(logic.stylize_handler, stylize_inputs, output, api_name="stylize")
+    move.click(logic.move_handler, [editor, move_x, move_y, feather, model, detail], output, api_name="move_content")
+    output.change(logic.before_after, [editor, output], compare, api_visibility="private")
 
     suggest_inputs = [editor, x, y, threshold, connected, region, model]
     suggest.click(logic.suggest_handler, suggest_inputs, [click_image, suggestion_mask], api_name="suggest_region")
@@ -114,8 +130,11 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
         logic.suggest_handler, suggest_inputs, [click_image, suggestion_mask], api_visibility="private")
     accept.click(logic.accept_handler, [editor, suggestion_mask, region], editor, api_name="accept_region")
     editor.upload(logic.upright_upload, editor, editor, api_visibility="private")
+    move_image.select(logic.click_point, None, [move_x, move_y], queue=False, api_visibility="private")
     for event in (editor.upload, suggest_box.expand):
         event(logic.photo_for_clicking, editor, click_image, api_visibility="private")
+    for event in (editor.upload, move_box.expand):
+        event(logic.photo_for_clicking, editor, move_image, api_visibility="private")
 
     EXAMPLE_ROWS = _examples({name: component.value for name, component in named.items()})
     gr.Examples(EXAMPLE_ROWS, stylize_inputs, output, fn=logic.stylize_handler, run_on_click=True,

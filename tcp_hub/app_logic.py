@@ -425,6 +425,40 @@ def accept_handler(editor, mask, region):
     return add_to_layer(editor, mask, region_index(region))
 
 
+def painted_centre(mask: np.ndarray) -> Tuple[float, float]:
+    """The centre ``(x, y)`` of a soft mask ``[H, W]`` (its paint-weighted mean pixel)."""
+    weight = mask.astype(np.float64)
+    ys, xs = np.mgrid[0:mask.shape[0], 0:mask.shape[1]]
+    return float((xs * weight).sum() / weight.sum()), float((ys * weight).sum() / weight.sum())
+
+
+@user_errors
+def move_handler(editor, x, y, feather, model, detail=DEFAULT_DETAIL):
+    """"Copy here" (the ``/move_content`` endpoint): copy what region 1's layer paints so that its centre lands
+    on the clicked point ``(x, y)`` -> result ``[H, W, 3]`` uint8. The copy is rendered in the photo's own look
+    (`TCPPipeline.paste_content`, offsets on the model's 16-px grid at the working size)."""
+    content = editor_background(editor)
+    source = editor_masks(editor, content.shape[:2])[0]
+    if not (source > 0).any():
+        raise InputError(f"paint what to copy on the layer of {REGION_NAMES[0]}, then click where it should go")
+    if x is None or y is None:
+        raise InputError("click on the photo where the painted content should go")
+    cx, cy = painted_centre(source)
+    pipe = MODEL_CACHE.get(model)
+    result = pipe.paste_content(load_image(content, "content photo"), source, offset=(float(x) - cx, float(y) - cy),
+                                feather=float(feather or 0), resolution=WORKING_SIZE, max_side=MAX_SIDE,
+                                detail=DEFAULT_DETAIL if detail is None else detail, output_type="np").images[0]
+    return to_uint8(result)
+
+
+def before_after(editor, result):
+    """The photo and the result for the before/after slider (nothing until both exist)."""
+    background = None if editor is None else editor.get("background")
+    if background is None or result is None:
+        return None
+    return np.asarray(load_image(background)), result
+
+
 def click_point(evt: gr.SelectData):
     """A click on the suggestion image -> its pixel (x, y)."""
     return evt.index[0], evt.index[1]

@@ -24,6 +24,7 @@ PHOTO_SIZE = 2 * SIZE
 LOCAL = ("http://127.0.0.1", "http://localhost", "data:", "blob:")  # shown at about 1:1 on the canvas
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+PlaywrightTimeout = sync_api.TimeoutError
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(shutil.which(CHROMIUM) is None,
@@ -64,6 +65,26 @@ def page():
             browser.close()
 
 
+def upload_photo(page, path, tries=3):
+    """Drop the photo on the editor and wait until its brush tools show. On a busy machine the page can
+    still be wiring its handlers when the first file arrives, and that upload is lost: upload again
+    (through an emptied input, so the browser sees a change)."""
+    page.wait_for_selector("#editor >> text=Upload an image", timeout=60_000)
+    for attempt in range(tries):
+        file_input = page.locator("#editor input[type=file]")
+        if attempt:  # the same file again fires no change event unless the input was emptied
+            file_input.set_input_files([])
+        file_input.set_input_files(str(path))
+        try:
+            page.wait_for_selector("#editor button[aria-label='Brush Size']", timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "app_browser_upload_failed.png"), full_page=True)
+                raise
+
+
 def paint_left_band(page, width_fraction=0.3):
     """Brush a few wide vertical strokes over the left part of the photo shown on the editor's canvas.
 
@@ -94,8 +115,7 @@ def test_upload_paint_run_and_download_in_chromium(served, page, monkeypatch):
 
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("#run", timeout=60_000)
-    page.locator("#editor input[type=file]").set_input_files(str(files["content"]))
-    page.wait_for_selector("#editor button[aria-label='Brush Size']", timeout=30_000)
+    upload_photo(page, files["content"])
     page.wait_for_timeout(1000)  # the canvas lays the photo out
     paint_left_band(page)
     page.locator("#reference-1 input[type=file]").set_input_files(str(files["reference"]))

@@ -74,7 +74,7 @@ def stylize(client, editor, reference, **options):
 
 def test_api_names_every_action(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/stylize", "/suggest_region", "/accept_region"} <= set(endpoints)
+    assert {"/stylize", "/suggest_region", "/accept_region", "/move_content"} <= set(endpoints)
 
 
 def test_stylize_endpoint_restyles_the_painted_region_only(client, pipe, files):

@@ -397,6 +397,38 @@ def test_the_stylize_inputs_are_the_public_api_in_order():
                                     "model", "detail", "keep_unedited")
 
 
+# ---- copying content ----------------------------------------------------------------------------------
+def test_copy_here_puts_the_painted_content_at_the_click_and_keeps_the_rest(pipe, content):
+    box = (0, 32, 0, 32)  # region 1 paints the top-left corner; its centre (15.5, 15.5) goes to (79.5, 79.5)
+    out = logic.move_handler(editor(content, [box]), 79.5, 79.5, 0, TEST_MODEL)
+    assert out.shape == content.shape
+    target = (64, 96, 64, 96)  # 64 px at SIZE = 128 px at the working size: exactly 8 cells of 16 px
+    assert diff(out, content)[deep_inside(target)].mean() > CHANGED
+    assert diff(out, content)[far_outside([target], KEPT * 2)].max() <= UNCHANGED  # the photo elsewhere
+    # what was copied is the corner's content, rendered in the photo's style: the same as the pipeline's paste
+    expected = pipe.paste_content(content, editor_masks_of([box])[0], offset=(64, 64), resolution=logic.WORKING_SIZE,
+                                  output_type="np").images[0]
+    assert np.abs(out.astype(int) - logic.to_uint8(expected).astype(int)).max() <= 1
+
+
+def editor_masks_of(boxes):
+    return logic.editor_masks(editor(photo(0), boxes), (SIZE, SIZE))
+
+
+@pytest.mark.parametrize("boxes, point, message", [([], (10, 10), "paint what to copy"),
+                                                   ([(0, 32, 0, 32)], (None, 10), "click on the photo")])
+def test_copy_here_says_what_is_missing(pipe, content, boxes, point, message):
+    with pytest.raises(gr.Error, match=message):
+        logic.move_handler(editor(content, boxes), *point, 0, TEST_MODEL)
+
+
+def test_before_after_pairs_the_photo_with_the_result(content):
+    result = content[::-1].copy()
+    before, after = logic.before_after(editor(content, []), result)
+    assert np.array_equal(before, content) and after is result
+    assert logic.before_after(None, result) is None and logic.before_after(editor(content, []), None) is None
+
+
 # ---- models -----------------------------------------------------------------------------------------
 def test_model_that_cannot_be_loaded_gives_a_message_naming_it(tmp_path, monkeypatch):
     monkeypatch.setenv(logic.ALLOW_LOCAL_MODELS_ENV, "1")  # the operator allows folders: the reason may name it
