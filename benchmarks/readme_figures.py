@@ -1,13 +1,18 @@
-"""The README's editing figure, made by a model through `TCPPipeline` with the examples of `examples/`.
+"""The README's figures, made by a model through `TCPPipeline` with the examples of `examples/`.
 
-    python benchmarks/readme_figures.py --model tcp-scenes -o docs/editing.jpg
+    python benchmarks/readme_figures.py --model tcp-scenes -o docs
 
-Row 1, a region edit: photo, painted region (red), reference, the generator's raw rendering
-(``keep_unedited=False, detail=0``) and the pipeline's default output (photo kept outside the paint,
-the photo's fine detail added back). Row 2, a global swap: photo, reference, raw, default.
+- ``editing.jpg``. Row 1, a region edit: photo, painted region (red), reference, the generator's raw
+  rendering (``keep_unedited=False, detail=0``) and the pipeline's default output (photo kept outside the
+  paint, the photo's fine detail added back). Row 2, a global swap: photo, reference, raw, default.
+- ``style_mask.jpg``: a region's style from the whole of a two-part reference, then from its painted
+  half only (``style_mask``).
+- ``paste.jpg``: content copied elsewhere (``paste_content``): the photo with the painted content, the
+  copy placed to its left, and the same with ``keep_unedited=False`` (the whole photo as rendered).
 """
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -30,12 +35,20 @@ def _with_region(photo: Image.Image, mask: np.ndarray) -> Image.Image:
     return Image.composite(red, photo.convert("RGB"), alpha)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="tcp-scenes")
-    p.add_argument("-o", "--output", required=True)
-    args = p.parse_args(argv)
-    pipe = load_pipeline(args.model)
+def _sheet(rows, labels) -> Image.Image:
+    tiles = [[_tile(im) for im in row] for row in rows]
+    height = max(t.height for row in tiles for t in row)
+    sheet = Image.new("RGB", (TILE * max(map(len, rows)), len(rows) * (height + 18)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, (row, names) in enumerate(zip(tiles, labels)):
+        for c, (tile, name) in enumerate(zip(row, names)):
+            top = r * (height + 18)
+            draw.text((c * TILE + 4, top + 2), name, fill="black")
+            sheet.paste(tile, (c * TILE, top + 18))
+    return sheet
+
+
+def editing(pipe) -> Image.Image:
     photo = open_image_file(f"{EXAMPLES}/valley.jpg")
     reference = open_image_file(f"{EXAMPLES}/ref_sunset.jpg")
     mask = load_mask(f"{EXAMPLES}/valley_region1.png").numpy()
@@ -46,19 +59,50 @@ def main(argv=None):
          pipe(photo, [reference], mask=[mask], feather=4).images[0]],
         [photo, reference, pipe(photo, reference, **raw).images[0], pipe(photo, reference).images[0]],
     ]
-    tiles = [[_tile(im) for im in row] for row in rows]
-    height = max(t.height for row in tiles for t in row)
-    sheet = Image.new("RGB", (TILE * 5, 2 * (height + 18)), "white")
-    labels = [["photo", "painted region", "reference", "generator output", "pipeline default"],
-              ["photo", "reference", "generator output", "pipeline default"]]
-    draw = ImageDraw.Draw(sheet)
-    for r, (row, names) in enumerate(zip(tiles, labels)):
-        for c, (tile, name) in enumerate(zip(row, names)):
-            top = r * (height + 18)
-            draw.text((c * TILE + 4, top + 2), name, fill="black")
-            sheet.paste(tile, (c * TILE, top + 18))
-    sheet.save(args.output, quality=85)
-    print(f"wrote {args.output}")
+    return _sheet(rows, [["photo", "painted region", "reference", "generator output", "pipeline default"],
+                         ["photo", "reference", "generator output", "pipeline default"]])
+
+
+def style_mask(pipe) -> Image.Image:
+    photo = open_image_file(f"{EXAMPLES}/room.jpg")
+    mask = load_mask(f"{EXAMPLES}/room_region1.png").numpy()
+    halves = [open_image_file(f"{EXAMPLES}/ref_{name}.jpg").convert("RGB").resize((128, 192)) for name in
+              ("sunset", "forest")]
+    reference = Image.new("RGB", (256, 192))
+    reference.paste(halves[0], (0, 0))
+    reference.paste(halves[1], (128, 0))
+    right = np.zeros((192, 256), np.float32)
+    right[:, 128:] = 1
+    rows = [[_with_region(photo, mask), reference, pipe(photo, [reference], mask=[mask], feather=4).images[0],
+             _with_region(reference, right), pipe(photo, [reference], mask=[mask], feather=4,
+                                                   style_mask=[right]).images[0]]]
+    return _sheet(rows, [["painted region", "reference", "style of all of it", "style_mask", "style of the mask"]])
+
+
+def paste(pipe) -> Image.Image:
+    photo = open_image_file(f"{EXAMPLES}/valley.jpg")
+    mask = np.zeros((192, 256), np.float32)
+    mask[40:80, 110:170] = 1  # the snowy peak
+    rows = [[_with_region(photo, mask), pipe.paste_content(photo, mask, offset=(-90, 0)).images[0],
+             pipe.paste_content(photo, mask, offset=(-90, 0), keep_unedited=False).images[0]]]
+    return _sheet(rows, [["painted content", "copied 90 px left", "keep_unedited=False"]])
+
+
+FIGURES = {"editing.jpg": editing, "style_mask.jpg": style_mask, "paste.jpg": paste}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="tcp-scenes")
+    p.add_argument("-o", "--output", required=True, help="folder for the figures")
+    args = p.parse_args(argv)
+    pipe = load_pipeline(args.model)
+    pipe.set_progress_bar_config(disable=True)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, make in FIGURES.items():
+        make(pipe).save(out / name, quality=85)
+        print(f"wrote {out / name}")
 
 
 if __name__ == "__main__":
