@@ -8,7 +8,8 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
-from .layers import ConvLayer, upsample2x_bilinear
+from ..ops import upsample2x_bilinear
+from .layers import ConvLayer
 from .modulation import ContentModulation, RegionStyles, StyledConv, ToRGB
 
 

@@ -24,7 +24,7 @@ With ``config.compile`` the step calls compiled wrappers of the four networks (t
 models' parameters; the models stay what is saved, unwrapped and averaged). Compiled graphs have
 no double backward, so on R1 steps the discriminators' calls on real images run eagerly, with
 convolutions whose double backward avoids PyTorch's slow weight-gradient formula
-(`tcp_hub.models.double_backward_conv`). With
+(`tcp_hub.ops.double_backward_conv`). With
 ``compile_mode="reduce-overhead"`` the graphs are replayed as CUDA graphs, each iteration marked as
 a new step for them.
 """
@@ -41,7 +41,7 @@ from torch import nn
 
 from .. import losses as L
 from ..errors import InputError
-from ..models.r1_pass import r1_pass
+from ..ops import r1_pass
 from .config import TrainerConfig
 from .diffaugment import diff_augment, diff_augment_patches
 from .ema import ModelEMA
