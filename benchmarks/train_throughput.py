@@ -18,11 +18,7 @@ without R1), so keep --warmup at 2 or more; the last column says how long the wa
 full model that is over 5 minutes on the lent H100 machine: run it in the background there
 (benchmarks/gpu_throughput.sh).
 
-Measured (benchmarks/RESULTS.md; torch 2.11, bf16, channels-last, full model, 256 px, batch 16): on an
-H200, compiled, swae 6.86-6.90 it/s (110 images/s, 20 GiB; 7.06 with --compile_mode reduce-overhead), tcp
-5.17 (masks from the worker process; 4.47 drawn in the training process); --profile: GPU kernels 109 ms of
-the 119 ms an iteration without R1 takes; --step_times: an R1 step 571 ms, the others 118 ms. Eager, on an
-H100: swae 1.83.
+Measured figures, with the commands that gave them: benchmarks/RESULTS.md.
 """
 
 import argparse
