@@ -12,7 +12,7 @@ R1 = the R1 gradient computation within it; G step = G losses, backward of E + G
 TCP fwd = the extra forward passes of the TCP terms (region-mixed G call, re-encoding for code
 consistency), counted within generate and G step.
 
---compile sets TrainerConfig.compile: all four networks compiled, R1's passes on real images eager.
+--compile sets SpeedConfig.compile: all four networks compiled, R1's passes on real images eager.
 The warmup takes the compilations (step 0 has R1 and code consistency, step 1 the first D step
 without R1), so keep --warmup at 2 or more; the last column says how long the warm-up took. For the
 full model that is over 5 minutes on the lent H100 machine: run it in the background there
@@ -31,7 +31,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 
 from tcp_hub.models import build_models
-from tcp_hub.training import TCPTrainer, TrainerConfig
+from tcp_hub.training import SpeedConfig, TCPTrainer, TrainerConfig
 from tcp_hub.training.config import COMPILE_MODES
 
 PHASES = ("generate", "d_step", "r1", "g_step", "tcp_forward")
@@ -186,9 +186,10 @@ def measure(args, precision: str, ablation: str) -> dict:
     device = accelerator.device
     torch.manual_seed(0)
     checks = {} if args.nan_check_steps is None else {"nan_check_steps": args.nan_check_steps}
-    config = TrainerConfig(ablation=ablation, channels_last=args.channels_last, compile=args.compile,
-                           compile_mode=args.compile_mode, mask_workers=args.mask_workers, **checks)
-    trainer = TCPTrainer(*build_models(args.preset, args.resolution), config, accelerator)
+    speed = SpeedConfig(channels_last=args.channels_last, compile=args.compile, compile_mode=args.compile_mode,
+                        mask_workers=args.mask_workers, **checks)
+    trainer = TCPTrainer(*build_models(args.preset, args.resolution), TrainerConfig(ablation=ablation), accelerator,
+                         speed=speed)
     timer = PhaseTimer(device)
     trainer.profiler = timer
     images = torch.rand(args.batch_size, 3, args.resolution, args.resolution, device=device) * 2 - 1
@@ -244,7 +245,7 @@ def main(argv=None):
     p.add_argument("--ablation", nargs="+", default=["swae", "tcp"], choices=("swae", "tcp"))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cuda", "cpu"))
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the four networks (TrainerConfig.compile; R1's real-image passes stay eager)")
+                   help="torch.compile the four networks (SpeedConfig.compile; R1's real-image passes stay eager)")
     p.add_argument("--compile_mode", default="default", choices=COMPILE_MODES,
                    help="torch.compile mode with --compile ('reduce-overhead': CUDA graphs)")
     p.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=False,
@@ -254,7 +255,7 @@ def main(argv=None):
     p.add_argument("--nan_check_steps", type=int, default=None,
                    help="read the loss terms back every N steps (a GPU sync); default: as in training (16)")
     p.add_argument("--mask_workers", type=int, default=-1,
-                   help="TrainerConfig.mask_workers: processes drawing TCP's masks one step ahead (-1: 1 on CUDA)")
+                   help="SpeedConfig.mask_workers: processes drawing TCP's masks one step ahead (-1: 1 on CUDA)")
     p.add_argument("--cpp_wrapper", action="store_true",
                    help="Inductor's C++ wrapper (torch._inductor.config.cpp_wrapper): compiled graphs launch their "
                         "kernels from C++ instead of Python")

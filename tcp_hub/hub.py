@@ -17,7 +17,7 @@ TEMPLATE_PATH = Path(__file__).resolve().parent / "templates" / "model_card.md"
 LIBRARY_NAME = "tcp-hub"
 TAGS = ["tcp-hub", "image-to-image", "style-transfer", "region-editing", "swapping-autoencoder"]
 # Training leftovers that stay out of an upload.
-UPLOAD_IGNORE = ["checkpoint-*/**", ".tmp-checkpoint-*/**", "logs/**", "samples/**", "rank-*.json"]
+UPLOAD_IGNORE = ["checkpoint-*/**", ".tmp-checkpoint-*/**", "logs/**", "samples/**"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
