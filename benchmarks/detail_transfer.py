@@ -100,7 +100,7 @@ def median(values: torch.Tensor) -> float:
 # ---- detail --------------------------------------------------------------------------------------
 @torch.no_grad()
 def detail_table(pipe, photos: torch.Tensor, pairs: torch.Tensor) -> List[tuple]:
-    contents, styles = zip(*(pipe.encoder(p[None]) for p in photos))
+    contents, styles = zip(*(pipe.encoder(p[None], return_dict=False) for p in photos))
     render = lambda i, j: pipe.decode(contents[i], styles[j], seed=SEED, output_type="pt") * 2 - 1  # noqa: E731
     recons = [render(i, i) for i in range(len(photos))]
 

@@ -24,13 +24,12 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 def make_ops(encoder, generator, regions: int):
     def swap(content_img, style_imgs, masks):
-        content, _ = encoder(content_img)
-        _, style = encoder(style_imgs)
-        return generator(content, style, noise_mode="none")
+        return generator(encoder(content_img).content, encoder(style_imgs).style, noise_mode="none")
 
     def region_edit(content_img, style_imgs, masks):
-        content, own = encoder(content_img)
-        _, refs = encoder(style_imgs)  # [B*regions, D]
+        codes = encoder(content_img)
+        content, own = codes.content, codes.style
+        refs = encoder(style_imgs).style  # [B*regions, D]
         styles = torch.cat([own[:, None], refs.view(own.shape[0], regions, -1)], dim=1)
         return generator(content, styles, masks, noise_mode="none")
 

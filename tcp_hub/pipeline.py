@@ -210,7 +210,8 @@ class TCPPipeline(DiffusionPipeline):
         """
         resolution = check_resolution(resolution, max_side)
         x, working, original, _ = self._model_input(image, "image", resolution, max_side)
-        return self.encoder(x, self._style_weights(style_mask, 0, working, original, resize_mask, max_side))
+        codes = self.encoder(x, self._style_weights(style_mask, 0, working, original, resize_mask, max_side))
+        return codes.content, codes.style
 
     @torch.no_grad()
     def decode(self, content: torch.Tensor, style: torch.Tensor, masks: Optional[torch.Tensor] = None,
@@ -320,12 +321,13 @@ class TCPPipeline(DiffusionPipeline):
 
         x, (h, w), original, photo = self._model_input(content, "content image", resolution, max_side,
                                                           full_size=True)
-        content_code, own_style = self.encoder(x)
+        codes = self.encoder(x)
+        content_code, own_style = codes.content, codes.style
         ref_styles = []
         for i, (ref, ref_mask) in enumerate(zip(styles, style_masks or [None] * len(styles))):
             ref_x, ref_working, ref_original, _ = self._model_input(ref, f"style image {i + 1}", resolution, max_side)
             weights = self._style_weights(ref_mask, i, ref_working, ref_original, resize_mask, max_side)
-            ref_styles.append(self.encoder(ref_x, weights)[1])
+            ref_styles.append(self.encoder(ref_x, weights).style)
         batch = content_code.shape[0]
         new_styles = [interpolate_style(own_style, ref.expand(batch, -1), float(a))
                       for ref, a in zip(ref_styles, strengths)]

@@ -77,7 +77,8 @@ def test_each_network_compiles_to_one_graph_without_breaks():
     torch.manual_seed(0)
     encoder, generator, discriminator, patch_discriminator = build_models("tiny", RES)
     image = torch.rand(BATCH, 3, RES, RES) * 2 - 1
-    content, style = encoder(image)
+    codes = encoder(image)
+    content, style = codes.content, codes.style
     noise = generator.noise_maps(content, generator=torch.Generator().manual_seed(0))
     masks = torch.rand(BATCH, 1, RES, RES)
     patches = torch.rand(BATCH, 8, 3, 16, 16)

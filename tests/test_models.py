@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from tcp_hub import TCPEncoder, TCPGenerator, build_models
+from tcp_hub.models import EncoderOutput
 from tcp_hub.models.modulation import ModulatedConv2d, RegionStyles
 
 
@@ -24,9 +25,9 @@ def test_full_preset_matches_official_swapping_autoencoder_sizes():
 def test_full_preset_code_shapes_at_256px():
     encoder = build_models("full", 256)[0]
     with torch.no_grad():
-        content, style = encoder(torch.randn(1, 3, 256, 256))
-    assert content.shape == (1, 8, 16, 16)
-    assert style.shape == (1, 2048)
+        codes = encoder(torch.randn(1, 3, 256, 256))
+    assert codes.content.shape == (1, 8, 16, 16)
+    assert codes.style.shape == (1, 2048)
 
 
 def test_small_preset_fits_in_20mb_as_fp16_safetensors(tmp_path):
@@ -41,10 +42,20 @@ def test_small_preset_fits_in_20mb_as_fp16_safetensors(tmp_path):
 def test_codes_are_l2_normalised_and_spatial(tiny_models):
     encoder, _ = tiny_models
     with torch.no_grad():
-        content, style = encoder(torch.randn(2, 3, 48, 80))
-    assert content.shape == (2, 4, 3, 5)
-    torch.testing.assert_close(content.norm(dim=1), torch.ones(2, 3, 5))
-    torch.testing.assert_close(style.norm(dim=1), torch.ones(2))
+        codes = encoder(torch.randn(2, 3, 48, 80))
+    assert codes.content.shape == (2, 4, 3, 5)
+    torch.testing.assert_close(codes.content.norm(dim=1), torch.ones(2, 3, 5))
+    torch.testing.assert_close(codes.style.norm(dim=1), torch.ones(2))
+
+
+def test_encoder_returns_named_codes_or_with_return_dict_false_the_tuple(tiny_models):
+    encoder, _ = tiny_models
+    image = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        codes = encoder(image)
+        content, style = encoder(image, return_dict=False)
+    assert isinstance(codes, EncoderOutput)
+    assert torch.equal(codes.content, content) and torch.equal(codes.style, style)
 
 
 def fused_modulated_conv(conv: ModulatedConv2d, x, style):
@@ -79,8 +90,9 @@ def test_blended_modulation_equals_fused_modulated_conv(upsample, demodulate):
 def _two_styles(encoder, size=64):
     torch.manual_seed(1)
     with torch.no_grad():
-        content, style_a = encoder(torch.rand(1, 3, size, size) * 2 - 1)
-        _, style_b = encoder(torch.rand(1, 3, size, size) * 2 - 1)
+        codes = encoder(torch.rand(1, 3, size, size) * 2 - 1)
+        content, style_a = codes.content, codes.style
+        style_b = encoder(torch.rand(1, 3, size, size) * 2 - 1).style
     return content, style_a, style_b
 
 
@@ -195,13 +207,14 @@ def test_models_round_trip_through_sharded_safetensors_and_fp16_variant(tmp_path
     assert half.dtype == torch.float16
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():
-        torch.testing.assert_close(half.float()(x)[1], encoder(x)[1], rtol=0, atol=5e-3)
+        torch.testing.assert_close(half.float()(x).style, encoder(x).style, rtol=0, atol=5e-3)
 
 
 @pytest.mark.parametrize("stride, channels", [(16, None), (8, None), (8, 16)])
 def test_content_stride_and_channels_set_the_content_codes_shape(stride, channels):
     encoder, generator, _, _ = build_models("small", 64, content_stride=stride, content_channels=channels)
-    content, style = encoder(torch.randn(1, 3, 64, 64))
+    codes = encoder(torch.randn(1, 3, 64, 64))
+    content, style = codes.content, codes.style
     assert content.shape == (1, channels or 8, 64 // stride, 64 // stride)
     assert encoder.downsample_factor == generator.upsample_factor == stride
     assert generator(content, style).shape == (1, 3, 64, 64)
@@ -217,10 +230,10 @@ def test_all_ones_style_mask_gives_exactly_the_unmasked_codes(tiny_models, size)
     encoder, _ = tiny_models
     image = torch.rand(2, 3, *size) * 2 - 1
     with torch.no_grad():
-        content, style = encoder(image)
-        masked_content, masked_style = encoder(image, style_mask=torch.ones(1, 1, *size))
-    torch.testing.assert_close(masked_style, style, atol=1e-6, rtol=0)
-    assert torch.equal(masked_content, content)
+        whole = encoder(image)
+        masked = encoder(image, style_mask=torch.ones(1, 1, *size))
+    torch.testing.assert_close(masked.style, whole.style, atol=1e-6, rtol=0)
+    assert torch.equal(masked.content, whole.content)
 
 
 def test_style_mask_pools_the_style_features_over_the_painted_part_only(tiny_models):
@@ -232,8 +245,8 @@ def test_style_mask_pools_the_style_features_over_the_painted_part_only(tiny_mod
         features = encoder.style_convs(encoder.trunk(encoder.from_rgb(image)))
         assert features.shape[-2:] == (2, 2)
         expected = F.normalize(encoder.style_linear(features[..., :1].mean(dim=(2, 3))), dim=1)
-        whole = encoder(image)[1]
-        masked = encoder(image, style_mask=mask)[1]
+        whole = encoder(image).style
+        masked = encoder(image, style_mask=mask).style
     torch.testing.assert_close(masked, expected, atol=1e-6, rtol=0)
     assert (masked - whole).abs().max() > 1e-3
 
@@ -244,7 +257,7 @@ def test_style_mask_weights_soft_pixels_in_proportion(tiny_models):
     half, quarter = torch.zeros(1, 1, 128, 128), torch.zeros(1, 1, 128, 128)
     half[..., :64], quarter[..., :64] = 1.0, 0.25  # weights are sum-normalised: the scale does not matter
     with torch.no_grad():
-        torch.testing.assert_close(encoder(image, style_mask=quarter)[1], encoder(image, style_mask=half)[1],
+        torch.testing.assert_close(encoder(image, style_mask=quarter).style, encoder(image, style_mask=half).style,
                                    atol=1e-6, rtol=0)
 
 
@@ -254,8 +267,8 @@ def test_empty_style_mask_falls_back_to_the_whole_image_with_a_warning(tiny_mode
     mask = torch.zeros(2, 1, 128, 128)
     mask[0, :, :, :64] = 1  # the second image's mask is empty
     with torch.no_grad():
-        whole = encoder(image)[1]
+        whole = encoder(image).style
         with pytest.warns(UserWarning, match="whole image"):
-            masked = encoder(image, style_mask=mask)[1]
+            masked = encoder(image, style_mask=mask).style
     torch.testing.assert_close(masked[1], whole[1], atol=1e-6, rtol=0)
     assert (masked[0] - whole[0]).abs().max() > 1e-3

@@ -237,7 +237,8 @@ class TCPTrainer:
         """
         E, G = self.nets["encoder"], self.nets["generator"]
         with self.accelerator.autocast():
-            content, style = E(x)
+            codes = E(x)
+            content, style = codes.content, codes.style
             style_p = style[partner]
             out = {"content": content, "style": style, "style_p": style_p}
             noise = self.unwrapped("generator").noise_maps(content, generator=self._rng(_NOISE))
@@ -336,7 +337,7 @@ class TCPTrainer:
             patch_logits = self.nets["patch_discriminator"](fake_patches, reference)
             if do_cc:
                 with self.profiler.phase("tcp_forward"):
-                    content_g, style_g = self.nets["encoder"](fakes["swap"])
+                    regenerated = self.nets["encoder"](fakes["swap"])
         terms["reconstruction"] = L.reconstruction_loss(fakes["rec"], x)
         total = cfg.reconstruction_weight * terms["reconstruction"]
         if self.perceptual is not None:
@@ -351,7 +352,8 @@ class TCPTrainer:
         total = total + cfg.patch_gan_weight * terms["g_patch"]
         if do_cc:
             terms["code_consistency"] = L.code_consistency_loss(
-                content_g, style_g, fakes["content"], fakes["style_p"], cfg.code_consistency_style_weight)
+                regenerated.content, regenerated.style, fakes["content"], fakes["style_p"],
+                cfg.code_consistency_style_weight)
             total = total + cfg.code_consistency_weight * terms["code_consistency"]
         if "mix" in fakes:
             band = L.alignment_band(x.shape[-1], cfg.alignment_band)
