@@ -1,4 +1,4 @@
-"""Detail transfer and seams of region edits (issue 20, sections 1 and 2) on held-out photos.
+"""Detail transfer and seams of region edits on held-out photos.
 
     python benchmarks/detail_transfer.py --model tcp-scenes --images /work/shared/data \\
         --list configs/scenes256-holdout.txt

@@ -1,4 +1,4 @@
-"""Disentanglement scores against exact ground truth on the procedural scenes (issue 6).
+"""Disentanglement scores against exact ground truth on the procedural scenes.
 
 In `tcp_hub.data.synthetic` every image is ``render(content, style)`` with known factors, so a swap
 ``G(c_A, s_B)`` has an exact answer ``render(content_A, style_B)`` and a region edit has one too
