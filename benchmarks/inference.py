@@ -93,7 +93,8 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}; torch {torch.__version__}; compile={args.compile} ({args.compile_mode if args.compile else '-'}); "
+    mode = args.compile_mode if args.compile else "-"
+    print(f"device: {name}; torch {torch.__version__}; compile={args.compile} ({mode}); "
           f"channels_last={args.channels_last}")
     print("| preset | dtype | size | batch | op | ms / call | images / s |")
     print("|---|---|---|---|---|---|---|")
@@ -127,7 +128,8 @@ def main():
                         masks = region_masks(batch, size, 3, device, dtype) if op == "region3" else None
                         with torch.inference_mode():
                             t = timed(ops[op], (x, refs, masks), args.iters, args.warmup, device)
-                        print(f"| {preset} | {dtype_name} | {size} | {batch} | {op} | {t * 1e3:.2f} | {batch / t:.1f} |",
+                        print(f"| {preset} | {dtype_name} | {size} | {batch} | {op} | {t * 1e3:.2f} | "
+                              f"{batch / t:.1f} |",
                               flush=True)
             encoder, generator = encoder.float().cpu(), generator.float().cpu()
             if device == "cuda":

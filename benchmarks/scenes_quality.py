@@ -62,7 +62,8 @@ DOWN_UP_FACTOR = 4    # the reconstruction baseline
 FIGURE_WIDTH = 1200   # px, at most
 FIGURE_QUALITY = 85   # JPEG
 # Arguments of TCPPipeline.__call__ that are inputs, or apply only to masked edits, not settings of a global swap.
-_NOT_SWAP_SETTINGS = {"self", "content", "style", "mask", "feather", "resize_mask", "resolution", "max_side", "keep_unedited",
+_NOT_SWAP_SETTINGS = {"self", "content", "style", "mask", "feather", "resize_mask", "resolution", "max_side",
+                      "keep_unedited",
                       "output_type", "return_dict"}
 
 

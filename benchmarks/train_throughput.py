@@ -262,7 +262,8 @@ def main(argv=None):
     p.add_argument("--step_times", action="store_true",
                    help="after the timed steps, time r1_interval steps one by one (R1 step vs the others); "
                         "with --profile, profile one R1 step")
-    p.add_argument("--profile", action="store_true", help="after each row, profile 4 iterations: GPU busy share, time by kernel kind, top kernels")
+    p.add_argument("--profile", action="store_true",
+                   help="after each row, profile 4 iterations: GPU busy share, time by kernel kind, top kernels")
     args = p.parse_args(argv)
     if args.cpp_wrapper:
         from torch._inductor import config as inductor_config

@@ -30,8 +30,8 @@ def make_trainer(accumulation=1, fused_optimizers=None, **options):
     speed_fields = {f.name for f in dataclasses.fields(SpeedConfig)}
     speed = SpeedConfig(**{k: v for k, v in options.items() if k in speed_fields})
     config = TrainerConfig(**{k: v for k, v in options.items() if k not in speed_fields})
-    return TCPTrainer(*build_models("tiny", RES), config, Accelerator(cpu=True, gradient_accumulation_steps=accumulation),
-                      speed=speed, fused_optimizers=fused_optimizers)
+    accelerator = Accelerator(cpu=True, gradient_accumulation_steps=accumulation)
+    return TCPTrainer(*build_models("tiny", RES), config, accelerator, speed=speed, fused_optimizers=fused_optimizers)
 
 
 @pytest.fixture(scope="module")

@@ -204,7 +204,7 @@ class TCPTrainer:
 
     def run_step(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Like `step` but returns detached 0-d tensors, so nothing waits for the GPU (except NaN checks)."""
-        acc, cfg = self.accelerator, self.config
+        acc = self.accelerator
         fmt = torch.channels_last if self.speed.channels_last else torch.contiguous_format
         x = images.to(acc.device, non_blocking=True).contiguous(memory_format=fmt)
         partner = L.swap_partner(x.shape[0]).to(acc.device)
