@@ -1,4 +1,4 @@
-"""Detail transfer and seams of region edits (issue 20, sections 1 and 2) on held-out photos.
+"""Detail transfer and seams of region edits on held-out photos.
 
     python benchmarks/detail_transfer.py --model tcp-scenes --images /work/shared/data \\
         --list configs/scenes256-holdout.txt
@@ -100,7 +100,7 @@ def median(values: torch.Tensor) -> float:
 # ---- detail --------------------------------------------------------------------------------------
 @torch.no_grad()
 def detail_table(pipe, photos: torch.Tensor, pairs: torch.Tensor) -> List[tuple]:
-    contents, styles = zip(*(pipe.encoder(p[None]) for p in photos))
+    contents, styles = zip(*(pipe.encoder(p[None], return_dict=False) for p in photos))
     render = lambda i, j: pipe.decode(contents[i], styles[j], seed=SEED, output_type="pt") * 2 - 1  # noqa: E731
     recons = [render(i, i) for i in range(len(photos))]
 

@@ -1,4 +1,4 @@
-"""TCP vs the Swapping Autoencoder on procedural scenes with exact answers (issue 6).
+"""TCP vs the Swapping Autoencoder on procedural scenes with exact answers.
 
 Trains one model per method and seed with ``train_accelerate.py`` (same data, budget, sizes and
 seeds; only ``--ablation`` differs), scores each with `tcp_hub.evaluation.evaluate_model` on the

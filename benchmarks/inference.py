@@ -24,13 +24,12 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 def make_ops(encoder, generator, regions: int):
     def swap(content_img, style_imgs, masks):
-        content, _ = encoder(content_img)
-        _, style = encoder(style_imgs)
-        return generator(content, style, noise_mode="none")
+        return generator(encoder(content_img).content, encoder(style_imgs).style, noise_mode="none")
 
     def region_edit(content_img, style_imgs, masks):
-        content, own = encoder(content_img)
-        _, refs = encoder(style_imgs)  # [B*regions, D]
+        codes = encoder(content_img)
+        content, own = codes.content, codes.style
+        refs = encoder(style_imgs).style  # [B*regions, D]
         styles = torch.cat([own[:, None], refs.view(own.shape[0], regions, -1)], dim=1)
         return generator(content, styles, masks, noise_mode="none")
 
@@ -94,7 +93,8 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}; torch {torch.__version__}; compile={args.compile} ({args.compile_mode if args.compile else '-'}); "
+    mode = args.compile_mode if args.compile else "-"
+    print(f"device: {name}; torch {torch.__version__}; compile={args.compile} ({mode}); "
           f"channels_last={args.channels_last}")
     print("| preset | dtype | size | batch | op | ms / call | images / s |")
     print("|---|---|---|---|---|---|---|")
@@ -128,7 +128,8 @@ def main():
                         masks = region_masks(batch, size, 3, device, dtype) if op == "region3" else None
                         with torch.inference_mode():
                             t = timed(ops[op], (x, refs, masks), args.iters, args.warmup, device)
-                        print(f"| {preset} | {dtype_name} | {size} | {batch} | {op} | {t * 1e3:.2f} | {batch / t:.1f} |",
+                        print(f"| {preset} | {dtype_name} | {size} | {batch} | {op} | {t * 1e3:.2f} | "
+                              f"{batch / t:.1f} |",
                               flush=True)
             encoder, generator = encoder.float().cpu(), generator.float().cpu()
             if device == "cuda":

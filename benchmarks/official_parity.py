@@ -42,7 +42,8 @@ NOISE_SEED = 1234
 # Reduced-width official configurations for the CI fixtures (the official *_scale_capacity options):
 # church's layout at 128 px, and ffhq1024's (5 down-samplings, its odd widths) at 224 px.
 FIXTURES = {
-    "church_small": (reduced("church", netE_scale_capacity=1 / 16, netG_scale_capacity=1 / 16, global_code_ch=128), 128),
+    "church_small": (reduced("church", netE_scale_capacity=1 / 16, netG_scale_capacity=1 / 16, global_code_ch=128),
+                     128),
     "ffhq1024_small": (reduced("ffhq1024", netE_scale_capacity=0.4 / 16, netG_scale_capacity=0.8 / 16,
                                global_code_ch=1536 // 16), 224),
 }
@@ -142,7 +143,7 @@ def official_outputs(model, x: torch.Tensor, noise) -> dict:
 
 def tcp_outputs(pipe, x: torch.Tensor, noise) -> dict:
     with torch.no_grad():
-        content, style = pipe.encoder(x)
+        content, style = pipe.encoder(x, return_dict=False)
         return {"content": content, "style": style,
                 "reconstruction": pipe.generator(content, style, noise=noise),
                 "swap": pipe.generator(content, style.flip(0), noise=noise)}
@@ -235,7 +236,8 @@ def make_fixtures(checkout: Path, out: Path):
                    "reconstruction": official["reconstruction"].half().contiguous(),
                    "swap": official["swap"].half().contiguous()}
         metadata = {"noise_seed": str(NOISE_SEED), "resolution": str(resolution),
-                    "swae_options": json.dumps(asdict(options)), "source": "benchmarks/official_parity.py --make_fixtures"}
+                    "swae_options": json.dumps(asdict(options)),
+                    "source": "benchmarks/official_parity.py --make_fixtures"}
         save_file(tensors, str(out / f"{name}_io.safetensors"), metadata=metadata)
         print(name, {k: f"{v:.2e}" for k, v in differences(ours, official).items()},
               f"{sum(f.stat().st_size for f in out.glob(name + '*')) / 1e6:.2f} MB")

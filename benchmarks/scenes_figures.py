@@ -1,4 +1,4 @@
-"""Sample grid of a model on held-out photos, for model cards (issue 5).
+"""Sample grid of a model on held-out photos, for model cards.
 
     python benchmarks/scenes_figures.py --model tcp-scenes --images HELDOUT_DIR -o figure.jpg
 

@@ -63,7 +63,8 @@ DOWN_UP_FACTOR = 4    # the reconstruction baseline
 FIGURE_WIDTH = 1200   # px, at most
 FIGURE_QUALITY = 85   # JPEG
 # Arguments of TCPPipeline.__call__ that are inputs, or apply only to masked edits, not settings of a global swap.
-_NOT_SWAP_SETTINGS = {"self", "content", "style", "mask", "feather", "resize_mask", "resolution", "max_side", "keep_unedited",
+_NOT_SWAP_SETTINGS = {"self", "content", "style", "mask", "feather", "resize_mask", "resolution", "max_side",
+                      "keep_unedited",
                       "output_type", "return_dict"}
 
 
@@ -277,7 +278,7 @@ def evaluate(pipe: TCPPipeline, images: torch.Tensor, max_pairs: int, batch_size
     encoder, generator = pipe.encoder.eval(), pipe.generator.eval()
     n, resolution = len(images), images.shape[-1]
     codes = [encoder(b.to(device, encoder.dtype)) for b in images.split(batch_size)]
-    content, style = torch.cat([c for c, _ in codes]), torch.cat([s for _, s in codes])
+    content, style = torch.cat([c.content for c in codes]), torch.cat([c.style for c in codes])
     rec = torch.cat([_render(generator, c, s) for c, s in zip(content.split(batch_size), style.split(batch_size))])
 
     pairs = sample_pairs(n, max_pairs)  # [P, 2] (content, style); the first n are offset 1

@@ -12,17 +12,13 @@ R1 = the R1 gradient computation within it; G step = G losses, backward of E + G
 TCP fwd = the extra forward passes of the TCP terms (region-mixed G call, re-encoding for code
 consistency), counted within generate and G step.
 
---compile sets TrainerConfig.compile: all four networks compiled, R1's passes on real images eager.
+--compile sets SpeedConfig.compile: all four networks compiled, R1's passes on real images eager.
 The warmup takes the compilations (step 0 has R1 and code consistency, step 1 the first D step
 without R1), so keep --warmup at 2 or more; the last column says how long the warm-up took. For the
 full model that is over 5 minutes on the lent H100 machine: run it in the background there
 (benchmarks/gpu_throughput.sh).
 
-Measured (benchmarks/RESULTS.md; torch 2.11, bf16, channels-last, full model, 256 px, batch 16): on an
-H200, compiled, swae 6.86-6.90 it/s (110 images/s, 20 GiB; 7.06 with --compile_mode reduce-overhead), tcp
-5.17 (masks from the worker process; 4.47 drawn in the training process); --profile: GPU kernels 109 ms of
-the 119 ms an iteration without R1 takes; --step_times: an R1 step 571 ms, the others 118 ms. Eager, on an
-H100: swae 1.83.
+Measured figures, with the commands that gave them: benchmarks/RESULTS.md.
 """
 
 import argparse
@@ -35,7 +31,7 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 
 from tcp_hub.models import build_models
-from tcp_hub.training import TCPTrainer, TrainerConfig
+from tcp_hub.training import SpeedConfig, TCPTrainer, TrainerConfig
 from tcp_hub.training.config import COMPILE_MODES
 
 PHASES = ("generate", "d_step", "r1", "g_step", "tcp_forward")
@@ -190,9 +186,10 @@ def measure(args, precision: str, ablation: str) -> dict:
     device = accelerator.device
     torch.manual_seed(0)
     checks = {} if args.nan_check_steps is None else {"nan_check_steps": args.nan_check_steps}
-    config = TrainerConfig(ablation=ablation, channels_last=args.channels_last, compile=args.compile,
-                           compile_mode=args.compile_mode, mask_workers=args.mask_workers, **checks)
-    trainer = TCPTrainer(*build_models(args.preset, args.resolution), config, accelerator)
+    speed = SpeedConfig(channels_last=args.channels_last, compile=args.compile, compile_mode=args.compile_mode,
+                        mask_workers=args.mask_workers, **checks)
+    trainer = TCPTrainer(*build_models(args.preset, args.resolution), TrainerConfig(ablation=ablation), accelerator,
+                         speed=speed)
     timer = PhaseTimer(device)
     trainer.profiler = timer
     images = torch.rand(args.batch_size, 3, args.resolution, args.resolution, device=device) * 2 - 1
@@ -248,7 +245,7 @@ def main(argv=None):
     p.add_argument("--ablation", nargs="+", default=["swae", "tcp"], choices=("swae", "tcp"))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cuda", "cpu"))
     p.add_argument("--compile", action="store_true",
-                   help="torch.compile the four networks (TrainerConfig.compile; R1's real-image passes stay eager)")
+                   help="torch.compile the four networks (SpeedConfig.compile; R1's real-image passes stay eager)")
     p.add_argument("--compile_mode", default="default", choices=COMPILE_MODES,
                    help="torch.compile mode with --compile ('reduce-overhead': CUDA graphs)")
     p.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=False,
@@ -258,14 +255,15 @@ def main(argv=None):
     p.add_argument("--nan_check_steps", type=int, default=None,
                    help="read the loss terms back every N steps (a GPU sync); default: as in training (16)")
     p.add_argument("--mask_workers", type=int, default=-1,
-                   help="TrainerConfig.mask_workers: processes drawing TCP's masks one step ahead (-1: 1 on CUDA)")
+                   help="SpeedConfig.mask_workers: processes drawing TCP's masks one step ahead (-1: 1 on CUDA)")
     p.add_argument("--cpp_wrapper", action="store_true",
                    help="Inductor's C++ wrapper (torch._inductor.config.cpp_wrapper): compiled graphs launch their "
                         "kernels from C++ instead of Python")
     p.add_argument("--step_times", action="store_true",
                    help="after the timed steps, time r1_interval steps one by one (R1 step vs the others); "
                         "with --profile, profile one R1 step")
-    p.add_argument("--profile", action="store_true", help="after each row, profile 4 iterations: GPU busy share, time by kernel kind, top kernels")
+    p.add_argument("--profile", action="store_true",
+                   help="after each row, profile 4 iterations: GPU busy share, time by kernel kind, top kernels")
     args = p.parse_args(argv)
     if args.cpp_wrapper:
         from torch._inductor import config as inductor_config

@@ -339,8 +339,8 @@ def add_to_layer(editor: Optional[dict], mask: Optional[np.ndarray], region: int
         raise InputError(f"the suggestion is {mask.shape[1]}x{mask.shape[0]} but the photo is {width}x{height}: "
                          "click on the photo again to suggest a region for this photo")
     layers = [np.asarray(layer).copy() for layer in (editor.get("layers") or [])][:NUM_REGIONS]
-    layers = [l if l.shape[:2] == (height, width) and l.ndim == 3 and l.shape[2] == 4
-              else np.zeros((height, width, 4), np.uint8) for l in layers]
+    layers = [layer if layer.shape[:2] == (height, width) and layer.ndim == 3 and layer.shape[2] == 4
+              else np.zeros((height, width, 4), np.uint8) for layer in layers]
     layers += [np.zeros((height, width, 4), np.uint8) for _ in range(NUM_REGIONS - len(layers))]
     layer = layers[region]
     inside = mask > 0

@@ -147,7 +147,8 @@ def _linear(off: str, ours: str) -> KeyTable:
 
 
 def _styled_conv(off: str, ours: str, upsample: bool = False) -> KeyTable:
-    table = {f"{off}.conv.weight": f"{ours}.conv.weight", **_linear(f"{off}.conv.modulation", f"{ours}.conv.modulation"),
+    table = {f"{off}.conv.weight": f"{ours}.conv.weight",
+             **_linear(f"{off}.conv.modulation", f"{ours}.conv.modulation"),
              f"{off}.noise.weight": f"{ours}.noise.weight", f"{off}.activate.bias": f"{ours}.bias"}
     if upsample:
         table[f"{off}.conv.blur.kernel"] = FixedFilter(_AA, gain=4.0)
@@ -175,7 +176,8 @@ def generator_keys(opt: SwaeOptions) -> KeyTable:
     ch, i = opt.spatial_code_ch, 0
     for h, out in enumerate(cfg["head_channels"]):
         off = f"G.HeadResnetBlock{h}"
-        table.update({**_styled_conv(f"{off}.conv1", f"blocks.{i}.conv1"), **_styled_conv(f"{off}.conv2", f"blocks.{i}.conv2")})
+        table.update({**_styled_conv(f"{off}.conv1", f"blocks.{i}.conv1"),
+                      **_styled_conv(f"{off}.conv2", f"blocks.{i}.conv2")})
         if ch != out:
             table.update(_conv_layer(f"{off}.skip", f"blocks.{i}.skip", activate=False, bias=False))
         ch, i = out, i + 1
@@ -207,7 +209,8 @@ def discriminator_keys(opt: SwaeOptions) -> KeyTable:
     for k, name in enumerate(_stylegan2_block_names(opt.crop_size, top=9), 1):
         table.update(_res_block(f"{off}.convs.{name}", f"convs.{k}", _AA))
     table.update(_conv_layer(f"{off}.final_conv", "final_conv"))
-    table.update({**_linear(f"{off}.final_linear.0", "final_linear.0"), **_linear(f"{off}.final_linear.1", "final_linear.1")})
+    table.update({**_linear(f"{off}.final_linear.0", "final_linear.0"),
+                  **_linear(f"{off}.final_linear.1", "final_linear.1")})
     return table
 
 
@@ -384,7 +387,8 @@ The official Swapping Autoencoder model `{preset}` (taesungp/swapping-autoencode
 | | |
 |---|---|
 | source file | `{checkpoint.name}` (SHA-256 `{_sha256(checkpoint)}`) |
-| official preset | `{preset}` (trained on {opt.crop_size} px crops; content code {opt.spatial_code_ch} x H/{2 ** opt.netE_num_downsampling_sp}, style {opt.global_code_ch}) |
+| official preset | `{preset}` (trained on {opt.crop_size} px crops; content code {opt.spatial_code_ch} x \
+H/{2 ** opt.netE_num_downsampling_sp}, style {opt.global_code_ch}) |
 | networks | {networks}, {n_params / 1e6:.1f} M parameters in encoder + generator |
 | training | {steps} (official trainer) |
 

@@ -3,7 +3,8 @@
 The card's text is ``tcp_hub/templates/model_card.md`` with ``{{ name }}`` placeholders (the
 repository's ``MODEL_CARD.md`` is the bundled tcp-scenes model's own card, not this template);
 `render_model_card` fills them and prepends the YAML front matter the Hub reads (license, tags,
-``pipeline_tag: image-to-image``, ``library_name``). `push_folder` uploads a finished output folder.
+``pipeline_tag: image-to-image``, ``library_name``). `create_model_repo` and
+`upload_model_folder` publish a finished output folder.
 """
 
 import re
@@ -17,7 +18,7 @@ TEMPLATE_PATH = Path(__file__).resolve().parent / "templates" / "model_card.md"
 LIBRARY_NAME = "tcp-hub"
 TAGS = ["tcp-hub", "image-to-image", "style-transfer", "region-editing", "swapping-autoencoder"]
 # Training leftovers that stay out of an upload.
-UPLOAD_IGNORE = ["checkpoint-*/**", ".tmp-checkpoint-*/**", "logs/**", "samples/**", "rank-*.json"]
+UPLOAD_IGNORE = ["checkpoint-*/**", ".tmp-checkpoint-*/**", "logs/**", "samples/**"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 

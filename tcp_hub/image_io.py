@@ -133,7 +133,8 @@ def load_image(source: ImageInput, what: str = "image", max_side: Optional[int] 
             raise InputError(f"{what} is empty (shape {source.shape})")
         source = Image.fromarray(np.ascontiguousarray(arr))
     if not isinstance(source, Image.Image):
-        raise InputError(f"{what} must be a file path, PIL image, numpy array or torch tensor; got {type(source).__name__}")
+        raise InputError(f"{what} must be a file path, PIL image, numpy array or torch tensor; "
+                         f"got {type(source).__name__}")
     if source.width == 0 or source.height == 0:
         raise InputError(f"{what} is empty ({source.width}x{source.height})")
     return to_rgb(source)
@@ -171,7 +172,8 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
-def tensor_to_output(images: torch.Tensor, output_type: str = "pil") -> Union[List[Image.Image], np.ndarray, torch.Tensor]:
+def tensor_to_output(images: torch.Tensor, output_type: str = "pil"
+                     ) -> Union[List[Image.Image], np.ndarray, torch.Tensor]:
     """``[B, 3, H, W]`` in [-1, 1] -> PIL list, numpy ``[B, H, W, 3]`` or torch ``[B, 3, H, W]`` in [0, 1]."""
     x = (images.detach().float().clamp(-1, 1) + 1) / 2
     if output_type == "pt":

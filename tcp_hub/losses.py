@@ -1,4 +1,4 @@
-"""The training losses of the Swapping Autoencoder and TCP (METHOD.md section 3), as plain functions.
+"""The training losses of the Swapping Autoencoder and TCP as plain functions.
 
 Every function takes tensors and returns a scalar loss (or the tensors a loss needs); none knows
 about optimisers or schedules, which live in ``tcp_hub.training``.

@@ -40,7 +40,8 @@ def load_mask(source: MaskInput, index: int = 0, max_side: Optional[int] = None,
     if isinstance(source, np.ndarray):
         source = torch.from_numpy(np.ascontiguousarray(source))
     if not isinstance(source, torch.Tensor):
-        raise InputError(f"{name} must be a file path, PIL image, numpy array or torch tensor; got {type(source).__name__}")
+        raise InputError(f"{name} must be a file path, PIL image, numpy array or torch tensor; "
+                         f"got {type(source).__name__}")
     m = source.detach().cpu()
     while m.ndim > 2 and m.shape[0] == 1:
         m = m[0]

@@ -10,7 +10,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import DiffusionPipeline, ModelMixin  # noqa: F401  (ModelMixin: see STACK.md pitfall 2)
+from diffusers import DiffusionPipeline, ModelMixin  # noqa: F401  (pipeline loading needs ModelMixin here)
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 from PIL import Image
 
@@ -226,7 +226,8 @@ class TCPPipeline(DiffusionPipeline):
         """
         resolution = check_resolution(resolution, max_side)
         x, working, original, _ = self._model_input(image, "image", resolution, max_side)
-        return self.encoder(x, self._style_weights(style_mask, 0, working, original, resize_mask, max_side))
+        codes = self.encoder(x, self._style_weights(style_mask, 0, working, original, resize_mask, max_side))
+        return codes.content, codes.style
 
     @torch.no_grad()
     def decode(self, content: torch.Tensor, style: torch.Tensor, masks: Optional[torch.Tensor] = None,
@@ -326,7 +327,8 @@ class TCPPipeline(DiffusionPipeline):
         if len(strengths) == 1:
             strengths = strengths * len(styles)
         if len(strengths) != len(styles):
-            raise InputError(f"{len(strengths)} strengths for {len(styles)} styles: give one strength, or one per style")
+            raise InputError(f"{len(strengths)} strengths for {len(styles)} styles: give one strength, or one per "
+                             "style")
         strengths = [_check_number(f"strength {i + 1}", s, 0.0, 1.0, " (0: unchanged, 1: the full reference)")
                      for i, s in enumerate(strengths)]
         feather = _check_number("feather", feather, 0.0, MAX_FEATHER, " px")
@@ -336,12 +338,13 @@ class TCPPipeline(DiffusionPipeline):
 
         x, (h, w), original, photo = self._model_input(content, "content image", resolution, max_side,
                                                           full_size=True)
-        content_code, own_style = self.encoder(x)
+        codes = self.encoder(x)
+        content_code, own_style = codes.content, codes.style
         ref_styles = []
         for i, (ref, ref_mask) in enumerate(zip(styles, style_masks or [None] * len(styles))):
             ref_x, ref_working, ref_original, _ = self._model_input(ref, f"style image {i + 1}", resolution, max_side)
             weights = self._style_weights(ref_mask, i, ref_working, ref_original, resize_mask, max_side)
-            ref_styles.append(self.encoder(ref_x, weights)[1])
+            ref_styles.append(self.encoder(ref_x, weights).style)
         batch = content_code.shape[0]
         new_styles = [interpolate_style(own_style, ref.expand(batch, -1), float(a))
                       for ref, a in zip(ref_styles, strengths)]
@@ -390,7 +393,7 @@ class TCPPipeline(DiffusionPipeline):
         if x.shape[0] != 1:
             raise InputError("suggest_region takes one image, not a batch")
         px, py = _check_point(point, width, height)
-        content = self.encoder(x)[0][0].float()  # [C, h', w']
+        content = self.encoder(x).content[0].float()  # [C, h', w']
         stride = self._multiple
         row, col = min(int(py * h / height), h - 1), min(int(px * w / width), w - 1)
         similarity = torch.einsum("chw,c->hw", content, content[:, row // stride, col // stride])
@@ -465,9 +468,11 @@ class TCPPipeline(DiffusionPipeline):
             warnings.warn("the mask has no painted pixel: nothing to paste; the image is returned unchanged",
                           stacklevel=2)
             return _output(photo, output_type, return_dict)
-        content, style = self.encoder(x)[:2]
+        codes = self.encoder(x)
+        content, style = codes.content, codes.style
         src_x = x if source is None else self._source_input(source, original, (h, w), max_side)
-        src_content, src_style = (content, style) if source is None else self.encoder(src_x)[:2]
+        src = codes if source is None else self.encoder(src_x)
+        src_content, src_style = src.content, src.style
 
         stride = self._multiple
         cells = offset_in_cells((dx, dy), h / original[0], stride)

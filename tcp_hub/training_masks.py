@@ -1,4 +1,4 @@
-"""Random region masks for TCP's content-alignment loss (METHOD.md section 3).
+"""Random region masks for TCP's content-alignment loss (training only; user masks are in `masks.py`).
 
 A mask is a union of free-form brush strokes, ellipses and rectangles drawn until it covers a
 target fraction of the image, the target being drawn uniformly from ``coverage``; with

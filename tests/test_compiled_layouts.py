@@ -14,6 +14,7 @@ from torch._dynamo.backends.common import aot_autograd
 from torch._dynamo.backends.debugging import boxed_nop
 
 from tcp_hub import build_models
+from tcp_hub.models import EncoderOutput
 
 RES, BATCH = 16, 4
 CL = torch.channels_last
@@ -35,7 +36,7 @@ def backward_conv_layouts(model, *inputs):
     torch._dynamo.reset()
     compiled = torch.compile(model, backend=aot_autograd(fw_compiler=boxed_nop, bw_compiler=inspect_backward))
     out = compiled(*inputs)
-    (out[0] if isinstance(out, tuple) else out).float().square().sum().backward()
+    (out.content if isinstance(out, EncoderOutput) else out).float().square().sum().backward()
     torch._dynamo.reset()
     return seen
 
@@ -52,7 +53,8 @@ def test_compiled_backward_gives_convolutions_channels_last_gradients_and_inputs
     if network == "patch_discriminator":  # crops as the step takes them: [B, T, 3, P, P], not channels-last
         model, inputs = patch_d, (torch.rand(BATCH, 2, 3, RES, RES), torch.rand(BATCH, 3, 3, RES, RES))
     elif network == "generator":
-        content, style = encoder(image)
+        codes = encoder(image)
+        content, style = codes.content, codes.style
         model, inputs = generator, (*channels_last(content.detach()), style.detach())
     else:
         model, inputs = {"encoder": encoder, "discriminator": discriminator}[network], (image,)

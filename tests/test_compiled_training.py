@@ -1,4 +1,4 @@
-"""TrainerConfig.compile: the networks compile without graph breaks, and compiled training steps
+"""SpeedConfig.compile: the networks compile without graph breaks, and compiled training steps
 give the eager steps' losses.
 
 Inductor's code generation takes minutes on a small CPU, so the default suite compiles with
@@ -17,7 +17,7 @@ from accelerate.state import AcceleratorState
 from tcp_hub import build_models
 from tcp_hub.data import SyntheticScenes
 from tcp_hub.errors import InputError
-from tcp_hub.training import TCPTrainer, TrainerConfig
+from tcp_hub.training import SpeedConfig, TCPTrainer, TrainerConfig
 
 RES, BATCH, STEPS = 32, 4, 3
 # Step 0 computes R1 and code consistency, step 2 R1 again.
@@ -56,8 +56,8 @@ def scenes():
 def train(scenes, compile: bool, ablation: str):
     AcceleratorState._reset_state(reset_partial_state=True)
     torch.manual_seed(0)
-    config = TrainerConfig(ablation=ablation, learning_rate=LEARNING_RATE, compile=compile, **SCHEDULE)
-    trainer = TCPTrainer(*build_models("tiny", RES), config, Accelerator(cpu=True))
+    config = TrainerConfig(ablation=ablation, learning_rate=LEARNING_RATE, **SCHEDULE)
+    trainer = TCPTrainer(*build_models("tiny", RES), config, Accelerator(cpu=True), speed=SpeedConfig(compile=compile))
     limit = torch._dynamo.config.recompile_limit
     losses = [trainer.step(batch) for batch in scenes.split(BATCH)]
     assert torch._dynamo.config.recompile_limit == limit  # raised only inside the step
@@ -77,7 +77,8 @@ def test_each_network_compiles_to_one_graph_without_breaks():
     torch.manual_seed(0)
     encoder, generator, discriminator, patch_discriminator = build_models("tiny", RES)
     image = torch.rand(BATCH, 3, RES, RES) * 2 - 1
-    content, style = encoder(image)
+    codes = encoder(image)
+    content, style = codes.content, codes.style
     noise = generator.noise_maps(content, generator=torch.Generator().manual_seed(0))
     masks = torch.rand(BATCH, 1, RES, RES)
     patches = torch.rand(BATCH, 8, 3, 16, 16)
@@ -116,17 +117,18 @@ def test_compile_mode_reaches_torch_compile_and_each_iteration_starts_a_cuda_gra
 
     monkeypatch.setattr(torch, "compile", recording_compile)
     monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(1))
-    config = TrainerConfig(compile=True, compile_mode="reduce-overhead", **SCHEDULE)
-    trainer = TCPTrainer(*build_models("tiny", RES), config, Accelerator(cpu=True))
+    speed = SpeedConfig(compile=True, compile_mode="reduce-overhead")
+    trainer = TCPTrainer(*build_models("tiny", RES), TrainerConfig(**SCHEDULE), Accelerator(cpu=True), speed=speed)
     for batch in scenes.split(BATCH):
         trainer.step(batch)
     assert modes == ["reduce-overhead"] * 4 and len(marks) == STEPS
 
 
 def test_cuda_graph_modes_refuse_gradient_accumulation_with_a_message():
-    config = TrainerConfig(compile=True, compile_mode="reduce-overhead")
+    speed = SpeedConfig(compile=True, compile_mode="reduce-overhead")
     with pytest.raises(InputError, match="cannot accumulate gradients over 2 micro-batches"):
-        TCPTrainer(*build_models("tiny", RES), config, Accelerator(cpu=True, gradient_accumulation_steps=2))
+        TCPTrainer(*build_models("tiny", RES), TrainerConfig(), Accelerator(cpu=True, gradient_accumulation_steps=2),
+                   speed=speed)
 
 
 @pytest.mark.inductor

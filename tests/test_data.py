@@ -236,7 +236,8 @@ def test_every_file_unreadable_is_a_clear_error(tmp_path):
     for name in ("a.png", "b.jpg"):
         (tmp_path / name).write_bytes(b"garbage")
     dataset = ImageFolderDataset(tmp_path, 8)
-    with pytest.warns(UnreadableImageWarning), pytest.raises(InputError, match=f"none of the 2 images in the folder '{tmp_path}'"):
+    refused = pytest.raises(InputError, match=f"none of the 2 images in the folder '{tmp_path}'")
+    with pytest.warns(UnreadableImageWarning), refused:
         dataset[0]
 
 

@@ -1,4 +1,4 @@
-"""DiffAugment (METHOD.md section 6): colour, translation and cutout of discriminator inputs."""
+"""DiffAugment: colour, translation and cutout of discriminator inputs."""
 
 import dataclasses
 

@@ -8,7 +8,7 @@ import torch
 from tcp_hub.data.synthetic import SyntheticScenes, part_map, render, render_region_edit
 from tcp_hub.evaluation.disentanglement import (code_consistency, composite, content_leakage, evaluate_model,
                                                 evaluation_masks, region_edit_errors, style_leakage, swap_error)
-from tcp_hub.models import build_models
+from tcp_hub.models import EncoderOutput, build_models
 
 RES = 32
 
@@ -113,11 +113,12 @@ def tiny_models():
 
 def test_code_consistency_is_zero_when_codes_come_back_unchanged(tiny_models):
     encoder, generator = tiny_models
-    content, style = encoder(torch.rand(2, 3, RES, RES) * 2 - 1)
+    codes = encoder(torch.rand(2, 3, RES, RES) * 2 - 1)
+    content, style = codes.content, codes.style
 
     class Identity(torch.nn.Module):  # an "encoder" that returns exactly the codes G was given
         def forward(self, image):
-            return content, style
+            return EncoderOutput(content=content, style=style)
 
     same = code_consistency(Identity(), generator, content, style)
     assert torch.allclose(same["content"], torch.zeros(2), atol=1e-6)

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from tcp_hub import losses as L
 from tcp_hub.models import build_models
 from tcp_hub.models.layers import EqualConv2d
-from tcp_hub.models.double_backward_conv import conv2d_for_double_backward
-from tcp_hub.models.r1_pass import in_r1_pass, r1_pass
+from tcp_hub.ops.double_backward_conv import conv2d_for_double_backward
+from tcp_hub.ops.r1_pass import in_r1_pass, r1_pass
 
 # (input side, kernel, stride, padding): the discriminators' kinds, odd sides for stride 2's rounding
 CASES = [(7, 3, 1, 1), (9, 3, 2, 0), (8, 3, 2, 0), (7, 1, 1, 0), (9, 1, 2, 0), (6, 4, 2, 1)]
@@ -88,7 +88,7 @@ def test_the_context_switches_the_convolutions_on_only_within_it():
 
 
 def test_an_input_gradient_alone_computes_no_weight_gradient(monkeypatch):
-    from tcp_hub.models import double_backward_conv as dbc
+    from tcp_hub.ops import double_backward_conv as dbc
 
     calls = []
     wgrad = dbc._wgrad

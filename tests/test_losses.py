@@ -1,4 +1,4 @@
-"""The loss functions of METHOD.md section 3, checked on small hand-made tensors."""
+"""The training losses (tcp_hub.losses), checked on small hand-made tensors."""
 
 import math
 

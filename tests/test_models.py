@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from tcp_hub import TCPEncoder, TCPGenerator, build_models
+from tcp_hub.models import EncoderOutput
 from tcp_hub.models.modulation import ModulatedConv2d, RegionStyles
 
 
@@ -24,9 +25,9 @@ def test_full_preset_matches_official_swapping_autoencoder_sizes():
 def test_full_preset_code_shapes_at_256px():
     encoder = build_models("full", 256)[0]
     with torch.no_grad():
-        content, style = encoder(torch.randn(1, 3, 256, 256))
-    assert content.shape == (1, 8, 16, 16)
-    assert style.shape == (1, 2048)
+        codes = encoder(torch.randn(1, 3, 256, 256))
+    assert codes.content.shape == (1, 8, 16, 16)
+    assert codes.style.shape == (1, 2048)
 
 
 def test_small_preset_fits_in_20mb_as_fp16_safetensors(tmp_path):
@@ -41,10 +42,20 @@ def test_small_preset_fits_in_20mb_as_fp16_safetensors(tmp_path):
 def test_codes_are_l2_normalised_and_spatial(tiny_models):
     encoder, _ = tiny_models
     with torch.no_grad():
-        content, style = encoder(torch.randn(2, 3, 48, 80))
-    assert content.shape == (2, 4, 3, 5)
-    torch.testing.assert_close(content.norm(dim=1), torch.ones(2, 3, 5))
-    torch.testing.assert_close(style.norm(dim=1), torch.ones(2))
+        codes = encoder(torch.randn(2, 3, 48, 80))
+    assert codes.content.shape == (2, 4, 3, 5)
+    torch.testing.assert_close(codes.content.norm(dim=1), torch.ones(2, 3, 5))
+    torch.testing.assert_close(codes.style.norm(dim=1), torch.ones(2))
+
+
+def test_encoder_returns_named_codes_or_with_return_dict_false_the_tuple(tiny_models):
+    encoder, _ = tiny_models
+    image = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        codes = encoder(image)
+        content, style = encoder(image, return_dict=False)
+    assert isinstance(codes, EncoderOutput)
+    assert torch.equal(codes.content, content) and torch.equal(codes.style, style)
 
 
 def fused_modulated_conv(conv: ModulatedConv2d, x, style):
@@ -79,8 +90,9 @@ def test_blended_modulation_equals_fused_modulated_conv(upsample, demodulate):
 def _two_styles(encoder, size=64):
     torch.manual_seed(1)
     with torch.no_grad():
-        content, style_a = encoder(torch.rand(1, 3, size, size) * 2 - 1)
-        _, style_b = encoder(torch.rand(1, 3, size, size) * 2 - 1)
+        codes = encoder(torch.rand(1, 3, size, size) * 2 - 1)
+        content, style_a = codes.content, codes.style
+        style_b = encoder(torch.rand(1, 3, size, size) * 2 - 1).style
     return content, style_a, style_b
 
 
@@ -195,230 +207,14 @@ def test_models_round_trip_through_sharded_safetensors_and_fp16_variant(tmp_path
     assert half.dtype == torch.float16
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():
-        torch.testing.assert_close(half.float()(x)[1], encoder(x)[1], rtol=0, atol=5e-3)
-
-
-def test_gpu_and_cpu_blur_paths_compute_the_same_filter():
-    from tcp_hub.models.layers import _blur_depthwise, _blur_slices
-
-    x = torch.randn(2, 5, 9, 11)
-    taps = [0.25, 0.75, 0.75, 0.25]  # [1, 3, 3, 1] normalised, times 2 (as after upsampling)
-    torch.testing.assert_close(_blur_slices(x, taps), _blur_depthwise(x, taps), rtol=1e-5, atol=1e-6)
-
-
-def test_slice_blur_makes_one_pass_per_tap_and_axis_and_keeps_channels_last():
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    from tcp_hub.models.layers import _blur_depthwise, _blur_slices
-
-    class Passes(TorchDispatchMode):  # the ops that write a tensor (slices are views)
-        def __init__(self):
-            super().__init__()
-            self.ops = []
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func.overloadpacket not in (torch.ops.aten.slice, torch.ops.aten.alias):
-                self.ops.append(func.overloadpacket.__name__)
-            return func(*args, **(kwargs or {}))
-
-    x = torch.randn(2, 6, 9, 11).contiguous(memory_format=torch.channels_last)
-    taps = [0.125, 0.375, 0.375, 0.125]
-    with Passes() as passes:
-        out = _blur_slices(x, taps)
-    assert sorted(passes.ops) == ["add_"] * 6 + ["mul"] * 2
-    assert out.is_contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(out, _blur_depthwise(x, taps))
-
-
-@pytest.mark.parametrize("taps, pad", [((0.125, 0.375, 0.375, 0.125), (2, 1)), ((0.25, 0.75, 0.75, 0.25), (2, 2)),
-                                       ((0.1, 0.2, 0.3, 0.4), (3, 0)), ((0.1, 0.2, 0.3, 0.4), (0, 0))])
-def test_slice_blur_gradient_and_double_backward_match_autograd(taps, pad):
-    # the large-map GPU path's hand-written backward (the same filter, reversed taps, other pads)
-    # against finite differences, twice differentiated as R1 needs; asymmetric taps catch a missing reversal
-    from tcp_hub.models.layers import _SliceBlur, _blur_depthwise
-
-    x = torch.randn(2, 3, 9, 11, dtype=torch.float64, requires_grad=True)
-    fn = lambda t: _SliceBlur.apply(t, taps, pad)  # noqa: E731
-    assert torch.autograd.gradcheck(fn, (x,))
-    assert torch.autograd.gradgradcheck(fn, (x,))
-    padded = torch.nn.functional.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    torch.testing.assert_close(fn(x), _blur_depthwise(padded, taps))
-
-
-@pytest.mark.parametrize("shape, dtype, path", [
-    ((1, 2, 16, 24), torch.bfloat16, "matmul"), ((1, 2, 8, 516), torch.float16, "matmul"),
-    ((1, 2, 8, 517), torch.bfloat16, "slices"), ((1, 1, 600, 4), torch.bfloat16, "slices"),
-    ((1, 2, 16, 24), torch.float32, "slices")])
-def test_gpu_blur_uses_matrix_products_for_half_precision_maps_up_to_about_512_px(shape, dtype, path):
-    # a banded product does `side` multiply-adds per output element and axis, the slices 4: the products pay
-    # on tensor cores (bf16/fp16) for training sizes (512 px plus the filter's padding), not beyond
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    from tcp_hub.models.layers import MATMUL_BLUR_MAX_SIDE, _blur_depthwise, _blur_gpu
-
-    class Ops(TorchDispatchMode):
-        def __init__(self):
-            super().__init__()
-            self.ops = set()
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            self.ops.add(func.overloadpacket.__name__)
-            return func(*args, **(kwargs or {}))
-
-    assert MATMUL_BLUR_MAX_SIDE == 512
-    x = torch.randn(shape).to(dtype).contiguous(memory_format=torch.channels_last)
-    taps, pad = (0.125, 0.375, 0.375, 0.125), (2, 1)
-    with Ops() as seen:
-        out = _blur_gpu(x, taps, pad)
-    assert ("bmm" in seen.ops or "mm" in seen.ops) == (path == "matmul")
-    assert ("add_" in seen.ops) == (path == "slices")
-    expected = _blur_depthwise(torch.nn.functional.pad(x.float(), (2, 1, 2, 1)), taps)
-    torch.testing.assert_close(out.float(), expected, rtol=0.02, atol=0.02)
-
-
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_gpu_blur_splits_products_with_more_matrices_than_a_gemm_batch_takes(monkeypatch, channels_last):
-    from tcp_hub.models import layers
-
-    monkeypatch.setattr(layers, "_MAX_GEMM_BATCH", 5)  # 3 x 9 rows (channels-last) or 3 x 4 maps (NCHW)
-    x = torch.randn(3, 4, 9, 11, dtype=torch.float64)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    taps, pad = (0.1, 0.2, 0.3, 0.4), (2, 1)
-    out = layers._blur_matmul(x, taps, pad)
-    torch.testing.assert_close(out, layers._blur_depthwise(torch.nn.functional.pad(x, (2, 1, 2, 1)), taps))
-    assert out.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-
-
-@pytest.mark.parametrize("taps, pad", [((0.125, 0.375, 0.375, 0.125), (2, 1)), ((0.25, 0.75, 0.75, 0.25), (2, 2)),
-                                       ((0.125, 0.375, 0.375, 0.125), (1, 1)), ((0.25, 0.75, 0.75, 0.25), (1, 1)),
-                                       ((0.1, 0.2, 0.3, 0.4), (3, 0)), ((0.1, 0.2, 0.3, 0.4), (0, 0))])
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_gpu_blur_equals_the_cpu_filter_with_gradient_and_double_backward(taps, pad, channels_last):
-    # the GPU path (banded matrix products) against the CPU path (depthwise convolution) and finite
-    # differences, twice differentiated as R1 needs; asymmetric taps and pads catch a transposed band
-    from tcp_hub.models.layers import _blur_depthwise, _blur_matmul
-
-    x = torch.randn(2, 3, 9, 11, dtype=torch.float64)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    x.requires_grad_(True)
-    fn = lambda t: _blur_matmul(t, taps, pad)  # noqa: E731
-    padded = torch.nn.functional.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    torch.testing.assert_close(fn(x), _blur_depthwise(padded, taps))
-    assert torch.autograd.gradcheck(fn, (x,))
-    assert torch.autograd.gradgradcheck(fn, (x,))
-
-
-def test_gpu_blur_is_two_matrix_products_without_a_copy_in_channels_last_memory():
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    from tcp_hub.models.layers import _band, _blur_matmul
-
-    views = {"permute", "view", "_unsafe_view", "transpose", "t", "expand"}
-
-    class Ops(TorchDispatchMode):  # the ops that compute or copy something (views are free)
-        def __init__(self):
-            super().__init__()
-            self.ops = []
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func.overloadpacket.__name__ not in views:
-                self.ops.append(func.overloadpacket.__name__)
-            return func(*args, **(kwargs or {}))
-
-    x = torch.randn(2, 6, 9, 11).contiguous(memory_format=torch.channels_last)
-    taps, pad = (0.125, 0.375, 0.375, 0.125), (2, 1)
-    _blur_matmul(x, taps, pad)  # builds and caches the two bands
-    with Ops() as computed:
-        out = _blur_matmul(x, taps, pad)
-    assert computed.ops == ["bmm", "bmm"]
-    assert out.is_contiguous(memory_format=torch.channels_last) and out.shape == (2, 6, 9, 11)
-    # a band cached while inference mode was on still serves a training step's backward
-    _band.cache_clear()
-    with torch.inference_mode():
-        _blur_matmul(x, taps, pad)
-    trained = x.clone().requires_grad_(True)
-    _blur_matmul(trained, taps, pad).sum().backward()
-    assert trained.grad is not None and _band.cache_info().hits >= 2
-
-
-@pytest.mark.parametrize("taps, pad", [((0.25, 0.75, 0.75, 0.25), (2, 2)), ((0.1, 0.2, 0.3, 0.4), (3, 0))])
-def test_compiled_blur_crops_equal_the_filter_and_its_gradient(taps, pad):
-    # under torch.compile the shifts are negative padding (tests/test_compiled_layouts.py checks the
-    # layouts that this gives the backward graph)
-    from tcp_hub.models.layers import _blur_depthwise, blur
-
-    torch._dynamo.reset()
-    x = torch.randn(2, 3, 9, 11, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
-    x.requires_grad_(True)
-    expected = _blur_depthwise(torch.nn.functional.pad(x, (pad[0], pad[1], pad[0], pad[1])), taps)
-    compiled = torch.compile(lambda t: blur(t, taps, pad), backend="aot_eager", fullgraph=True)
-    out = compiled(x)
-    torch.testing.assert_close(out, expected)
-    g = torch.randn_like(expected)
-    (grad,) = torch.autograd.grad(out, x, g)
-    torch.testing.assert_close(grad, torch.autograd.grad(expected, x, g)[0])
-    torch._dynamo.reset()
-
-
-@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 2, 1, 1), (2, 4, 6, 6)])
-def test_compiled_upsampling_equals_bilinear_interpolation_and_its_gradient(shape):
-    # what the generator's skip paths use under torch.compile (no scatter-add in the backward)
-    from tcp_hub.models.layers import _upsample2x_slices, upsample2x_bilinear
-
-    x = torch.randn(shape, dtype=torch.float64)
-    if shape[-1] == 6:
-        x = x.contiguous(memory_format=torch.channels_last)
-    x.requires_grad_(True)
-    expected = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-    torch.testing.assert_close(_upsample2x_slices(x), expected)
-    torch.testing.assert_close(upsample2x_bilinear(x), expected)
-    g = torch.randn_like(expected)
-    torch.testing.assert_close(torch.autograd.grad(_upsample2x_slices(x), x, g)[0],
-                               torch.autograd.grad(expected, x, g)[0])
-    compiled = torch.compile(upsample2x_bilinear, backend="aot_eager", fullgraph=True)
-    torch.testing.assert_close(compiled(x), expected)
-    # in bf16 (training's precision) the two differ by rounding only
-    half = x.detach().bfloat16()
-    expected = torch.nn.functional.interpolate(half, scale_factor=2, mode="bilinear", align_corners=False)
-    torch.testing.assert_close(_upsample2x_slices(half).float(), expected.float(), rtol=2 ** -6, atol=2 ** -7)  # 2 ulp
-
-
-def test_r1_pass_benchmark_variants_give_the_same_discriminator_gradients():
-    from scripts import load_script
-
-    bench = load_script("benchmarks/r1_step_variants.py", "r1_step_variants")
-    tiny = ["--device", "cpu", "--preset", "tiny", "--size", "32", "--batch", "2", "--iters", "1", "--fp64_reference"]
-    results = bench.main(tiny + ["--precision", "fp32"])
-    assert len(results) == len(bench.RUNS) == 6
-    for run, (ms, difference) in results.items():
-        assert ms > 0 and difference < 1e-5, run  # float32 against float64
-    # in bf16 (autocast, as in training) the matrix products are about as accurate as the slice blur (measured:
-    # 1.1e-2 and 1.3e-2 of the largest gradient from float64); the bound leaves room for other CPUs' bf16 kernels
-    bf16 = bench.main(tiny + ["--precision", "bf16", "--skip", "crop", "depthwise"])
-    slices, matmul = bf16["slice blur, r1_pass convolutions"][1], bf16[bench.RUNS[3][0]][1]
-    assert 1e-4 < matmul < 1.5 * slices < 0.1
-
-
-def test_blur_benchmark_variants_compute_the_library_filter():
-    from scripts import load_script
-    from tcp_hub.models.layers import blur
-
-    bench = load_script("benchmarks/blur_variants.py", "blur_variants")
-    x = torch.randn(2, 3, 12, 12, dtype=torch.float64)
-    for variant, fn in bench.FULL.items():
-        torch.testing.assert_close(fn(x, bench.PAD), bench.reference(x, bench.PAD, 1), msg=variant)
-    for variant, fn in bench.STRIDE2.items():
-        torch.testing.assert_close(fn(x, (1, 1)), bench.reference(x, (1, 1), 2), msg=variant)
-    # the reference is tcp_hub's own blur at the same padding
-    torch.testing.assert_close(bench.reference(x, bench.PAD, 1), blur(x, bench.TAPS, bench.PAD))
+        torch.testing.assert_close(half.float()(x).style, encoder(x).style, rtol=0, atol=5e-3)
 
 
 @pytest.mark.parametrize("stride, channels", [(16, None), (8, None), (8, 16)])
 def test_content_stride_and_channels_set_the_content_codes_shape(stride, channels):
     encoder, generator, _, _ = build_models("small", 64, content_stride=stride, content_channels=channels)
-    content, style = encoder(torch.randn(1, 3, 64, 64))
+    codes = encoder(torch.randn(1, 3, 64, 64))
+    content, style = codes.content, codes.style
     assert content.shape == (1, channels or 8, 64 // stride, 64 // stride)
     assert encoder.downsample_factor == generator.upsample_factor == stride
     assert generator(content, style).shape == (1, 3, 64, 64)
@@ -434,10 +230,10 @@ def test_all_ones_style_mask_gives_exactly_the_unmasked_codes(tiny_models, size)
     encoder, _ = tiny_models
     image = torch.rand(2, 3, *size) * 2 - 1
     with torch.no_grad():
-        content, style = encoder(image)
-        masked_content, masked_style = encoder(image, style_mask=torch.ones(1, 1, *size))
-    torch.testing.assert_close(masked_style, style, atol=1e-6, rtol=0)
-    assert torch.equal(masked_content, content)
+        whole = encoder(image)
+        masked = encoder(image, style_mask=torch.ones(1, 1, *size))
+    torch.testing.assert_close(masked.style, whole.style, atol=1e-6, rtol=0)
+    assert torch.equal(masked.content, whole.content)
 
 
 def test_style_mask_pools_the_style_features_over_the_painted_part_only(tiny_models):
@@ -449,8 +245,8 @@ def test_style_mask_pools_the_style_features_over_the_painted_part_only(tiny_mod
         features = encoder.style_convs(encoder.trunk(encoder.from_rgb(image)))
         assert features.shape[-2:] == (2, 2)
         expected = F.normalize(encoder.style_linear(features[..., :1].mean(dim=(2, 3))), dim=1)
-        whole = encoder(image)[1]
-        masked = encoder(image, style_mask=mask)[1]
+        whole = encoder(image).style
+        masked = encoder(image, style_mask=mask).style
     torch.testing.assert_close(masked, expected, atol=1e-6, rtol=0)
     assert (masked - whole).abs().max() > 1e-3
 
@@ -461,7 +257,7 @@ def test_style_mask_weights_soft_pixels_in_proportion(tiny_models):
     half, quarter = torch.zeros(1, 1, 128, 128), torch.zeros(1, 1, 128, 128)
     half[..., :64], quarter[..., :64] = 1.0, 0.25  # weights are sum-normalised: the scale does not matter
     with torch.no_grad():
-        torch.testing.assert_close(encoder(image, style_mask=quarter)[1], encoder(image, style_mask=half)[1],
+        torch.testing.assert_close(encoder(image, style_mask=quarter).style, encoder(image, style_mask=half).style,
                                    atol=1e-6, rtol=0)
 
 
@@ -471,8 +267,8 @@ def test_empty_style_mask_falls_back_to_the_whole_image_with_a_warning(tiny_mode
     mask = torch.zeros(2, 1, 128, 128)
     mask[0, :, :, :64] = 1  # the second image's mask is empty
     with torch.no_grad():
-        whole = encoder(image)[1]
+        whole = encoder(image).style
         with pytest.warns(UserWarning, match="whole image"):
-            masked = encoder(image, style_mask=mask)[1]
+            masked = encoder(image, style_mask=mask).style
     torch.testing.assert_close(masked[1], whole[1], atol=1e-6, rtol=0)
     assert (masked[0] - whole[0]).abs().max() > 1e-3

@@ -30,8 +30,11 @@ def fresh_accelerate_state():
     AcceleratorState._reset_state(reset_partial_state=True)
 
 
-def run_script(*args, launcher=("python",), env=None):
-    cmd = [*launcher, str(ROOT / "train_accelerate.py"), *TINY, *map(str, args)]
+def run_script(*args, launcher=("python",), env=None, checksums=False):
+    """Run train_accelerate.py on the tiny model; with ``checksums`` each process also writes its weights'
+    checksums to output_dir/rank-<i>.json (tests/train_with_checksums.py)."""
+    script = ROOT / "tests" / "train_with_checksums.py" if checksums else ROOT / "train_accelerate.py"
+    cmd = [*launcher, str(script), *TINY, *map(str, args)]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env or {})}
     result = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -72,11 +75,11 @@ def test_script_writes_loadable_pipeline_discriminators_card_samples_and_prunes_
 
 
 def test_resume_from_latest_continues_exactly_like_an_uninterrupted_run(tmp_path):
-    common = ["--checkpointing_steps", 6, "--use_ema", "--write_rank_checksums"]
-    run_script("--output_dir", tmp_path / "straight", "--max_train_steps", 12, *common)
-    run_script("--output_dir", tmp_path / "split", "--max_train_steps", 6, *common)
+    common = ["--checkpointing_steps", 6, "--use_ema"]
+    run_script("--output_dir", tmp_path / "straight", "--max_train_steps", 12, *common, checksums=True)
+    run_script("--output_dir", tmp_path / "split", "--max_train_steps", 6, *common, checksums=True)
     resumed = run_script("--output_dir", tmp_path / "split", "--max_train_steps", 12, "--resume_from_checkpoint",
-                         "latest", *common)
+                         "latest", *common, checksums=True)
     assert "resumed from" in resumed.stdout + resumed.stderr and "at step 6" in resumed.stdout + resumed.stderr
     for run in ("straight", "split"):
         assert json.loads((tmp_path / run / "checkpoint-12" / "trainer_state.json").read_text())["global_step"] == 12
@@ -92,12 +95,13 @@ import torch
 from accelerate import Accelerator
 from tcp_hub import build_models, losses
 from tcp_hub.data import SyntheticScenes
-from tcp_hub.training import NonFiniteLossError, TCPTrainer, TrainerConfig
+from tcp_hub.training import NonFiniteLossError, SpeedConfig, TCPTrainer, TrainerConfig
 
 fused, out = sys.argv[1] == "fused", sys.argv[2]
 acc = Accelerator(cpu=True)
 torch.manual_seed(0)
-trainer = TCPTrainer(*build_models("tiny", 32), TrainerConfig(nan_check_steps=2), acc, fused_optimizers=fused)
+trainer = TCPTrainer(*build_models("tiny", 32), TrainerConfig(), acc, speed=SpeedConfig(nan_check_steps=2),
+                     fused_optimizers=fused)
 data = SyntheticScenes(resolution=32, length=32, seed=acc.process_index)
 images = torch.stack([data[i] for i in range(32)])
 real = losses.reconstruction_loss
@@ -180,9 +184,8 @@ def test_a_nan_in_a_two_process_run_saves_the_last_good_state_and_both_processes
 
 def test_two_cpu_processes_train_in_sync(tmp_path):
     out = tmp_path / "ddp"
-    run_script("--output_dir", out, "--max_train_steps", 4, "--checkpointing_steps", 100,
-               "--write_rank_checksums", launcher=("torchrun", "--standalone", "--nproc_per_node", "2"),
-               env={"ACCELERATE_USE_CPU": "1"})
+    run_script("--output_dir", out, "--max_train_steps", 4, "--checkpointing_steps", 100, checksums=True,
+               launcher=("torchrun", "--standalone", "--nproc_per_node", "2"), env={"ACCELERATE_USE_CPU": "1"})
     rank0, rank1 = (json.loads((out / f"rank-{i}.json").read_text()) for i in (0, 1))
     assert rank0 == rank1
     args = json.loads((out / "training_args.json").read_text())
@@ -383,11 +386,11 @@ def _photo_folder(root, count=6):
 def test_photos_on_the_device_train_and_resume_exactly_like_an_uninterrupted_run(tmp_path):
     photos = _photo_folder(tmp_path)
     common = ["--train_data_dir", photos, "--dataset", "folder", "--data_preset", "random_crop", "--data_on_device",
-              "--checkpointing_steps", 3, "--write_rank_checksums"]
-    run_script("--output_dir", tmp_path / "straight", "--max_train_steps", 6, *common)
-    run_script("--output_dir", tmp_path / "split", "--max_train_steps", 3, *common)
+              "--checkpointing_steps", 3]
+    run_script("--output_dir", tmp_path / "straight", "--max_train_steps", 6, *common, checksums=True)
+    run_script("--output_dir", tmp_path / "split", "--max_train_steps", 3, *common, checksums=True)
     run_script("--output_dir", tmp_path / "split", "--max_train_steps", 6, "--resume_from_checkpoint", "latest",
-               *common)
+               *common, checksums=True)
     assert json.loads((tmp_path / "straight" / "rank-0.json").read_text()) == \
         json.loads((tmp_path / "split" / "rank-0.json").read_text())
     assert "6 images" in (tmp_path / "straight" / "README.md").read_text()

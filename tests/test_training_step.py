@@ -1,5 +1,6 @@
 """TCPTrainer: one D step + one G step per batch, schedules, ablation, accumulation, EMA, NaN stop."""
 
+import dataclasses
 import statistics
 
 import pytest
@@ -10,7 +11,7 @@ from accelerate.state import AcceleratorState
 from tcp_hub import build_models, losses
 from tcp_hub.data import SyntheticScenes
 from tcp_hub.errors import InputError
-from tcp_hub.training import NonFiniteLossError, TCPTrainer, TrainerConfig
+from tcp_hub.training import NonFiniteLossError, SpeedConfig, TCPTrainer, TrainerConfig
 from tcp_hub.training.step import _NOISE
 
 RES = 32
@@ -23,11 +24,14 @@ def fresh_accelerate_state():
     AcceleratorState._reset_state(reset_partial_state=True)
 
 
-def make_trainer(accumulation=1, fused_optimizers=None, **config):
+def make_trainer(accumulation=1, fused_optimizers=None, **options):
+    """A tiny trainer on the CPU; ``options`` are `TrainerConfig` and `SpeedConfig` fields."""
     torch.manual_seed(0)
-    models = build_models("tiny", RES)
-    return TCPTrainer(*models, TrainerConfig(**config), Accelerator(cpu=True, gradient_accumulation_steps=accumulation),
-                      fused_optimizers=fused_optimizers)
+    speed_fields = {f.name for f in dataclasses.fields(SpeedConfig)}
+    speed = SpeedConfig(**{k: v for k, v in options.items() if k in speed_fields})
+    config = TrainerConfig(**{k: v for k, v in options.items() if k not in speed_fields})
+    accelerator = Accelerator(cpu=True, gradient_accumulation_steps=accumulation)
+    return TCPTrainer(*build_models("tiny", RES), config, accelerator, speed=speed, fused_optimizers=fused_optimizers)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +145,7 @@ def test_mask_workers_default_to_none_on_the_cpu_and_for_the_swae_ablation():
     assert make_trainer().masks.workers == 0
     assert make_trainer(ablation="swae", mask_workers=2).masks.workers == 0
     with pytest.raises(InputError, match="mask_workers must be -1"):
-        TrainerConfig(mask_workers=-2)
+        SpeedConfig(mask_workers=-2)
 
 
 def test_gradient_accumulation_steps_both_optimisers_once_per_accumulated_batch(scenes):

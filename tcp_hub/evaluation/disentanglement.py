@@ -1,4 +1,4 @@
-"""Disentanglement scores against exact ground truth on the procedural scenes (issue 6).
+"""Disentanglement scores against exact ground truth on the procedural scenes.
 
 In `tcp_hub.data.synthetic` every image is ``render(content, style)`` with known factors, so a swap
 ``G(c_A, s_B)`` has an exact answer ``render(content_A, style_B)`` and a region edit has one too
@@ -150,9 +150,9 @@ def code_consistency(encoder, generator, content: torch.Tensor, style: torch.Ten
     Returns:
         ``{"content": [B] mean over positions, "style": [B]}``; 0 = the codes come back unchanged.
     """
-    regenerated_content, regenerated_style = encoder(_generate(generator, content, style))
-    return {"content": _cosine_distance(regenerated_content, content, dim=1).flatten(1).mean(1),
-            "style": _cosine_distance(regenerated_style, style, dim=1)}
+    regenerated = encoder(_generate(generator, content, style))
+    return {"content": _cosine_distance(regenerated.content, content, dim=1).flatten(1).mean(1),
+            "style": _cosine_distance(regenerated.style, style, dim=1)}
 
 
 def _generate(generator, content, style, masks=None):
@@ -230,8 +230,9 @@ def evaluate_model(encoder, generator, dataset: Optional[SyntheticScenes] = None
         parts_a = torch.stack([part_map(c, resolution) for c, _ in factors_a])
         parts_b = torch.stack([part_map(c, resolution) for c, _ in factors_b])
 
-        content_a, style_a = encoder(a.to(device))
-        _, style_b = encoder(b.to(device))
+        codes_a = encoder(a.to(device))
+        content_a, style_a = codes_a.content, codes_a.style
+        style_b = encoder(b.to(device)).style
         rec = _generate(generator, content_a, style_a).float().cpu()
         swap = _generate(generator, content_a, style_b).float().cpu()
         mixed = _generate(generator, content_a, torch.stack([style_a, style_b], 1),

@@ -1,15 +1,30 @@
 """The encoder E: image -> (content code, style code)."""
 
 import warnings
-from typing import Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
+from diffusers.utils import BaseOutput
 from torch import nn
 
 from .layers import ConvLayer, EqualLinear, ResBlock
+
+
+@dataclass
+class EncoderOutput(BaseOutput):
+    """The two codes of `TCPEncoder`, both L2-normalised.
+
+    Args:
+        content: spatial content code ``[B, C, H/16, W/16]`` (``H/8`` with a content stride of 8).
+        style: global style vector ``[B, D]``.
+    """
+
+    content: torch.Tensor
+    style: torch.Tensor
 
 
 class TCPEncoder(ModelMixin, ConfigMixin):
@@ -69,9 +84,10 @@ class TCPEncoder(ModelMixin, ConfigMixin):
     def downsample_factor(self) -> int:
         return 2 ** len(self.config.block_out_channels)
 
-    def forward(self, image: torch.Tensor, style_mask: Optional[torch.Tensor] = None
-                ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``image [B, 3, H, W]`` -> ``content [B, C, H/16, W/16]``, ``style [B, D]`` (both L2-normalised).
+    def forward(self, image: torch.Tensor, style_mask: Optional[torch.Tensor] = None, return_dict: bool = True
+                ) -> Union[EncoderOutput, Tuple[torch.Tensor, torch.Tensor]]:
+        """``image [B, 3, H, W]`` -> `EncoderOutput` (``content [B, C, H/16, W/16]``, ``style [B, D]``), or the
+        tuple ``(content, style)`` with ``return_dict=False``.
 
         ``style_mask [B or 1, 1, H, W]`` in [0, 1] pools the style code over that part of the image only
         (a weighted mean over the style head's feature map, the mask shrunk to it by area); ``None`` or
@@ -80,18 +96,20 @@ class TCPEncoder(ModelMixin, ConfigMixin):
         """
         trunk = self.trunk(self.from_rgb(image))
         self._check_style_head_input(trunk)
-        content = F.normalize(self.content_head(trunk).float(), dim=1)
+        content = F.normalize(self.content_head(trunk).float(), dim=1).to(image.dtype)
         style = self.style_linear(self._pool_style(self.style_convs(trunk), style_mask))
-        style = F.normalize(style.float(), dim=1)
-        return content.to(image.dtype), style.to(image.dtype)
+        style = F.normalize(style.float(), dim=1).to(image.dtype)
+        if not return_dict:
+            return content, style
+        return EncoderOutput(content=content, style=style)
 
     def _check_style_head_input(self, trunk: torch.Tensor) -> None:
         side, pad = min(trunk.shape[-2:]), self.config.style_padding
         for _ in self.config.style_block_channels:
             side = (side + 2 * pad - 3) // 2 + 1
         if side < 1:
-            raise ValueError(f"images of {trunk.shape[-2] * self.downsample_factor}x{trunk.shape[-1] * self.downsample_factor} "
-                             "px are too small for this encoder's style head; use at least "
+            height, width = (n * self.downsample_factor for n in trunk.shape[-2:])
+            raise ValueError(f"images of {height}x{width} px are too small for this encoder's style head; use at least "
                              f"{self.min_side} px a side")
 
     @property

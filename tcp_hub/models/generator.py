@@ -8,7 +8,8 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
-from .layers import ConvLayer, upsample2x_bilinear
+from ..ops import upsample2x_bilinear
+from .layers import ConvLayer
 from .modulation import ContentModulation, RegionStyles, StyledConv, ToRGB
 
 
@@ -147,7 +148,8 @@ class TCPGenerator(ModelMixin, ConfigMixin):
         if masks is None and style.shape[1] != 1:
             raise ValueError(f"{style.shape[1]} styles per image need masks [B, K, H, W] saying where each applies")
         if masks is not None and (masks.ndim != 4 or masks.shape[:2] != style.shape[:2]):
-            raise ValueError(f"masks must be [B, K, H, W] matching styles {tuple(style.shape[:2])}, got {tuple(masks.shape)}")
+            raise ValueError(f"masks must be [B, K, H, W] matching styles {tuple(style.shape[:2])}, "
+                             f"got {tuple(masks.shape)}")
         _check_noise_mode(noise_mode)
         if noise is None:
             noise = self.noise_maps(content, noise_mode, generator)

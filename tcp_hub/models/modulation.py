@@ -7,7 +7,7 @@ A modulated convolution with demodulation (StyleGAN2) equals
 so the style only scales the input channels before, and the output channels after, one ordinary
 convolution whose weight every image shares. With K styles and K soft masks (summing to 1 per
 pixel) the per-pixel blends ``s_map = sum_j m_j s_j`` and ``d_map = sum_j m_j d(s_j)`` give every
-region its own style in a single pass (TCP, METHOD.md section 2). One style per image is the
+region its own style in a single pass (TCP's region-wise modulation). One style per image is the
 special case K = 1 without masks.
 
 The official Swapping Autoencoder demodulates differently (``demodulation="weight"``): it scales

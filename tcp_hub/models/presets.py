@@ -6,6 +6,11 @@ defaults' zero padding and StyleGAN2 demodulation, as the bundled model was trai
 
 from typing import Optional
 
+from .discriminator import TCPDiscriminator
+from .encoder import TCPEncoder
+from .generator import TCPGenerator
+from .patch_discriminator import TCPPatchDiscriminator
+
 PRESETS = {
     "full": {
         "encoder": dict(stem_channels=32, block_out_channels=(64, 128, 256, 512), content_channels=8,
@@ -48,8 +53,6 @@ def build_models(preset: str = "full", resolution: int = 256, content_stride: Op
     up-sampling block (the content code gets 4x the positions; reconstructions keep more detail, swaps
     may move the style less: SwAE's trade-off).
     """
-    from . import TCPDiscriminator, TCPEncoder, TCPGenerator, TCPPatchDiscriminator
-
     if preset not in PRESETS:
         raise ValueError(f"unknown model preset {preset!r}; choose one of {sorted(PRESETS)}")
     cfg = PRESETS[preset]

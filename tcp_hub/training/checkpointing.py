@@ -86,7 +86,7 @@ def register_hooks(trainer: TCPTrainer) -> None:
     def save_hook(models, weights, output_dir):
         if acc.is_main_process:
             for model in models:
-                trainer.accelerator.unwrap_model(model).save_pretrained(os.path.join(output_dir, _name_of(trainer, model)))
+                acc.unwrap_model(model).save_pretrained(os.path.join(output_dir, _name_of(trainer, model)))
             for name, ema in trainer.ema.items():
                 ema.model.save_pretrained(os.path.join(output_dir, f"ema_{name}"))
         weights.clear()  # saved above; accelerate must not write them again as pickles

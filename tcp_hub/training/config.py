@@ -1,4 +1,5 @@
-"""Training options: the trainer's knobs (one dataclass) and the script's command line built from them.
+"""Training options: what the trainer learns (`TrainerConfig`), how fast it runs (`SpeedConfig`), and the
+script's command line built from them.
 
 ``--config FILE`` reads a JSON object whose keys are argument names (``"train_batch_size": 16``;
 keys starting with ``_`` are comments); flags given on the command line override it.
@@ -26,8 +27,8 @@ def _opt(default, help: str, **kw):
 class TrainerConfig:
     """Everything `TCPTrainer` needs to know: loss weights, schedules and optimiser settings.
 
-    Defaults follow METHOD.md section 3 (the official Swapping Autoencoder where known; our
-    choices for TCP's unknown values).
+    Defaults follow the official Swapping Autoencoder where known; TCP's paper leaves some values
+    open, and those are our choices.
     """
 
     ablation: str = _opt("tcp", "'tcp' trains with code consistency and content alignment; 'swae' turns both "
@@ -63,6 +64,30 @@ class TrainerConfig:
                                 "gets published")
     ema_decay: float = _opt(0.999, "EMA decay per optimiser step")
     seed: int = _opt(0, "seed of weights, data order and every random draw of training")
+
+    def __post_init__(self):
+        if self.ablation not in ("tcp", "swae"):
+            raise InputError(f"ablation must be 'tcp' or 'swae', got {self.ablation!r}")
+        for name in ("code_consistency_interval", "r1_interval", "num_crops"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.perceptual_weight < 0:
+            raise InputError(f"perceptual_weight must be >= 0, got {self.perceptual_weight}")
+        self.diffaugment = check_policy(self.diffaugment)
+        if not 0 < self.crop_size_min <= self.crop_size_max <= 1:
+            raise InputError(f"crop sizes must satisfy 0 < crop_size_min <= crop_size_max <= 1, got "
+                             f"{self.crop_size_min}, {self.crop_size_max}")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "TrainerConfig":
+        return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+@dataclass
+class SpeedConfig:
+    """How fast `TCPTrainer` runs, not what it learns: memory layout, compilation, how often the loss
+    terms are read back, and the mask worker. Every setting gives the same training up to rounding."""
+
     channels_last: bool = _opt(False, "channels-last memory format (faster convolutions on recent GPUs)")
     compile: bool = _opt(False, "torch.compile the four networks (dynamic=False); R1 steps run the image/patch "
                                 "discriminators' real-image pass eagerly because compiled graphs have no "
@@ -79,24 +104,15 @@ class TrainerConfig:
                                  "CUDA, none elsewhere. The masks are the same either way")
 
     def __post_init__(self):
-        if self.ablation not in ("tcp", "swae"):
-            raise InputError(f"ablation must be 'tcp' or 'swae', got {self.ablation!r}")
-        for name in ("code_consistency_interval", "r1_interval", "num_crops", "nan_check_steps"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.perceptual_weight < 0:
-            raise InputError(f"perceptual_weight must be >= 0, got {self.perceptual_weight}")
-        self.diffaugment = check_policy(self.diffaugment)
+        if self.nan_check_steps < 1:
+            raise InputError(f"nan_check_steps must be >= 1, got {self.nan_check_steps}")
         if self.mask_workers < -1:
             raise InputError(f"mask_workers must be -1 (automatic), 0 or more, got {self.mask_workers}")
         if self.compile_mode not in COMPILE_MODES:
             raise InputError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}; got {self.compile_mode!r}")
-        if not 0 < self.crop_size_min <= self.crop_size_max <= 1:
-            raise InputError(f"crop sizes must satisfy 0 < crop_size_min <= crop_size_max <= 1, got "
-                             f"{self.crop_size_min}, {self.crop_size_max}")
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "TrainerConfig":
+    def from_args(cls, args: argparse.Namespace) -> "SpeedConfig":
         return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
 
 
@@ -161,15 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--logging_steps", type=int, default=10, help="log losses every N steps")
     run.add_argument("--sample_steps", type=int, default=1000, help="save a sample grid every N steps (0: never)")
     run.add_argument("--num_samples", type=int, default=8, help="images in a sample grid (even)")
-    run.add_argument("--write_rank_checksums", action="store_true",
-                     help="write each process's weight checksum to output_dir/rank-<i>.json (a DDP check)")
     hub = p.add_argument_group("hub")
     hub.add_argument("--push_to_hub", action="store_true")
     hub.add_argument("--hub_model_id", default=None, help="user/name of the model repo (default: output_dir's name)")
     hub.add_argument("--hub_private", action="store_true")
     hub.add_argument("--license", default="apache-2.0", help="license of the published weights (card front matter)")
-    trainer = p.add_argument_group("losses and optimisation")
-    for f in dataclasses.fields(TrainerConfig):
+    _add_fields(p.add_argument_group("losses and optimisation"), TrainerConfig)
+    _add_fields(p.add_argument_group("speed (the same training, faster)"), SpeedConfig)
+    return p
+
+
+def _add_fields(group, config_class) -> None:
+    """One ``--name`` flag per field of the dataclass ``config_class``."""
+    for f in dataclasses.fields(config_class):
         kw = dict(default=f.default, help=f.metadata["help"])
         if "choices" in f.metadata:
             kw["choices"] = f.metadata["choices"]
@@ -177,8 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
             kw["action"] = argparse.BooleanOptionalAction
         else:
             kw["type"] = f.type
-        trainer.add_argument(f"--{f.name}", **kw)
-    return p
+        group.add_argument(f"--{f.name}", **kw)
 
 
 def load_config_file(path: str, parser: argparse.ArgumentParser) -> dict:
@@ -223,6 +242,7 @@ def check_args(args: argparse.Namespace) -> None:
     if args.resolution % 16 or args.resolution & (args.resolution - 1):
         raise InputError(f"--resolution must be a power of two (e.g. 256), got {args.resolution}")
     TrainerConfig.from_args(args)
+    SpeedConfig.from_args(args)
 
 
 def args_to_dict(args: argparse.Namespace) -> dict:

@@ -3,7 +3,7 @@
 Real and fake images get random colour / translation / cutout before every discriminator call, so
 a discriminator shown a few dozen photos cannot memorise them; being differentiable, the transforms
 pass gradients to the generator and to the un-augmented input (R1, as in stylegan2-ada).
-Vectorised over the batch, no host-device sync (METHOD.md section 6).
+Vectorised over the batch, no host-device sync.
 """
 
 from dataclasses import dataclass

@@ -13,12 +13,11 @@ checkpoints and draws samples on schedule, and finally writes the output folder:
 """
 
 import contextlib
-import hashlib
 import json
 import time
 import traceback
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import torch
 from accelerate import Accelerator
@@ -33,9 +32,10 @@ from ..models import PRESETS, TCPDiscriminator, TCPPatchDiscriminator, build_mod
 from ..pipeline import TCPPipeline, load_pipeline, resolve_model_path
 from .batches import make_batch_source
 from .checkpointing import load_checkpoint, prepare_output_dir, register_hooks, resolve_checkpoint, save_checkpoint
-from .config import TrainerConfig, args_to_dict, losses_used
+from .config import SpeedConfig, TrainerConfig, args_to_dict, losses_used
 from .samples import sample_grid, save_grid
-from .step import NonFiniteLossError, TCPTrainer
+from .nonfinite import NonFiniteLossError
+from .step import TCPTrainer
 
 
 def make_accelerator(args) -> Accelerator:
@@ -150,18 +150,6 @@ def describe_data(args, n_train: int) -> str:
     return f"a folder of {n_train:,} images (`{Path(args.train_data_dir).name}`, preprocessing `{args.data_preset}`)"
 
 
-def weights_checksum(trainer: TCPTrainer) -> Dict[str, str]:
-    """SHA-256 of every model's weights (float32 bytes), to compare processes."""
-    sums = {}
-    for name in ("encoder", "generator", "discriminator", "patch_discriminator"):
-        h = hashlib.sha256()
-        for key, value in sorted(trainer.unwrapped(name).state_dict().items()):
-            h.update(key.encode())
-            h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
-        sums[name] = h.hexdigest()
-    return sums
-
-
 def _sample_images(dataset, count: int) -> torch.Tensor:
     return torch.stack([dataset[i] for i in range(min(count, len(dataset)))])
 
@@ -202,7 +190,7 @@ def _train(args, acc: Accelerator) -> Path:
         initialised = ""
     else:
         models, initialised = initial_models(args)
-    trainer = TCPTrainer(*models, TrainerConfig.from_args(args), acc)
+    trainer = TCPTrainer(*models, TrainerConfig.from_args(args), acc, speed=SpeedConfig.from_args(args))
     register_hooks(trainer)
     batches = make_batch_source(args, acc, dataset, train_set)
 
@@ -260,8 +248,6 @@ def _train(args, acc: Accelerator) -> Path:
     with _stop_on_non_finite(trainer, out, args, acc):
         trainer.check_finite()  # the steps since the last read-back
     save_checkpoint(trainer, out, args.checkpoints_total_limit)
-    if args.write_rank_checksums:
-        (out / f"rank-{acc.process_index}.json").write_text(json.dumps(weights_checksum(trainer)))
     if acc.is_main_process:
         write_output_folder(trainer, args, out, describe_data(args, len(train_set) // args.dataset_repeats))
     acc.wait_for_everyone()

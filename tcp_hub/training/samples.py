@@ -37,7 +37,8 @@ def sample_grid(encoder, generator, images: torch.Tensor, seed: int = 0) -> torc
     device = next(generator.parameters()).device
     x = images.to(device, torch.float32)
     partner = swap_partner(n).to(device)
-    content, style = encoder(x)
+    codes = encoder(x)
+    content, style = codes.content, codes.style
     mask = random_masks(n, h, w, generator=torch.Generator().manual_seed(seed)).to(device)
 
     def render(styles, masks=None):

@@ -12,27 +12,19 @@ against the updated discriminators.
 Every random draw of training (generator noise, crops, masks) comes from generators seeded by
 ``(seed, process, step)``, so a resumed run repeats the uninterrupted run's draws exactly.
 
-Non-finite losses: with fused Adam (the default on CUDA) the check costs no GPU sync per step. Each
-optimiser step is told on the device whether all its gradients are finite (``found_inf``, as AMP's grad
-scaler does) and changes nothing when they are not; the loss terms are read back every
-``config.nan_check_steps`` steps (and by `check_finite`), and the first non-finite one raises
-`NonFiniteLossError` naming it and its step. Without fused Adam (CPU) the terms are read before every
-update, so the update of a step with a non-finite loss term never runs (non-finite gradients under
-finite terms are not checked there). In multi-process runs all processes stop at the same step.
+A NaN/inf loss stops training with `NonFiniteLossError`, without a GPU sync per step and without
+applying that step's update (`tcp_hub.training.nonfinite`).
 
-With ``config.compile`` the step calls compiled wrappers of the four networks (they share the
+With ``speed.compile`` the step calls compiled wrappers of the four networks (they share the
 models' parameters; the models stay what is saved, unwrapped and averaged). Compiled graphs have
-no double backward, so on R1 steps the discriminators' calls on real images run eagerly, with
-convolutions whose double backward avoids PyTorch's slow weight-gradient formula
-(`tcp_hub.models.double_backward_conv`). With
-``compile_mode="reduce-overhead"`` the graphs are replayed as CUDA graphs, each iteration marked as
-a new step for them.
+no double backward, so on R1 steps the discriminators' calls on real images run eagerly, inside
+`tcp_hub.ops.r1_pass`. With ``compile_mode="reduce-overhead"`` the graphs are replayed as CUDA
+graphs, each iteration marked as a new step for them.
 """
 
 import contextlib
-import math
 import warnings
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional
 
 import torch
 import torch._dynamo
@@ -42,11 +34,12 @@ from torch import nn
 from .. import losses as L
 from ..errors import InputError
 from ..masks import two_regions
-from ..models.r1_pass import r1_pass
-from .config import TrainerConfig
+from ..ops import r1_pass
+from .config import SpeedConfig, TrainerConfig
 from .diffaugment import diff_augment, diff_augment_patches
 from .ema import ModelEMA
 from .mask_prefetch import MaskSource
+from .nonfinite import NonFiniteGuard
 
 # Independent random streams of one step.
 (_NOISE, _MASKS, _D_REAL_CROPS, _D_FAKE_CROPS, _G_FAKE_CROPS, _REFERENCE_CROPS,
@@ -58,17 +51,6 @@ _NETWORKS = ("encoder", "generator", "discriminator", "patch_discriminator")
 # gradients; each again per batch size and precision. The limit counts per function, and with mixed
 # precision Accelerate wraps all four forwards in one function, so Dynamo's default of 8 is too few.
 _RECOMPILE_LIMIT = 64
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss term became NaN or infinite; ``term`` and ``step`` say which and when. Every process of
-    a multi-process run raises it; ``value`` is this process's value (finite where another process's was not)."""
-
-    def __init__(self, term: str, step: int, value: float):
-        self.term, self.step, self.value = term, step, value
-        what = value if not math.isfinite(value) else "not finite on another process"
-        super().__init__(f"loss term '{term}' is {what} at step {step}. Try a lower --learning_rate, "
-                         "--mixed_precision bf16 instead of fp16, or a stronger R1 (--r1_gamma).")
 
 
 class _NoProfiler:
@@ -89,6 +71,7 @@ class TCPTrainer:
             passed to ``accelerator.prepare``; the trainer prepares them with its optimisers).
         config: loss weights, schedules and optimiser settings.
         accelerator: the run's ``Accelerator`` (device, mixed precision, DDP, accumulation).
+        speed: memory layout, compilation, loss read-back interval, mask worker (default: `SpeedConfig()`).
         fused_optimizers: fused Adam (with the sync-free non-finite check); default: on CUDA only.
 
     Attributes:
@@ -97,10 +80,12 @@ class TCPTrainer:
     """
 
     def __init__(self, encoder, generator, discriminator, patch_discriminator, config: TrainerConfig,
-                 accelerator: Accelerator, fused_optimizers: Optional[bool] = None):
-        self.config, self.accelerator = config, accelerator
+                 accelerator: Accelerator, speed: Optional[SpeedConfig] = None,
+                 fused_optimizers: Optional[bool] = None):
+        speed = SpeedConfig() if speed is None else speed
+        self.config, self.speed, self.accelerator = config, speed, accelerator
         device = accelerator.device
-        if config.channels_last:
+        if speed.channels_last:
             for m in (encoder, generator, discriminator, patch_discriminator):
                 m.to(memory_format=torch.channels_last)
         fused = device.type == "cuda" if fused_optimizers is None else fused_optimizers
@@ -115,8 +100,8 @@ class TCPTrainer:
         # What the step calls: the prepared models, or compiled wrappers sharing their parameters.
         self.nets: Dict[str, nn.Module] = {name: getattr(self, name) for name in _NETWORKS}
         self._compile_settings = contextlib.nullcontext
-        if config.compile:
-            mode = None if config.compile_mode == "default" else config.compile_mode
+        if speed.compile:
+            mode = None if speed.compile_mode == "default" else speed.compile_mode
             cuda_graphs = mode in ("reduce-overhead", "max-autotune")
             if cuda_graphs and accelerator.gradient_accumulation_steps > 1:
                 # the next replay would overwrite the gradients of the last micro-batch (they are
@@ -137,9 +122,7 @@ class TCPTrainer:
             self.ema = {"encoder": ModelEMA(self.unwrapped("encoder"), config.ema_decay),
                         "generator": ModelEMA(self.unwrapped("generator"), config.ema_decay)}
         self.global_step = 0
-        # (step, term names, their values, update skipped) of steps whose terms are not read back yet
-        self._unchecked: List[Tuple[int, List[str], torch.Tensor, Optional[torch.Tensor]]] = []
-        self._check_on_device = fused
+        self.non_finite = NonFiniteGuard(accelerator, on_device=fused)
         self.patch_size = self.unwrapped("patch_discriminator").config.patch_size
         self.profiler = _NoProfiler()
         self._device_rng = torch.Generator(device=device)
@@ -148,12 +131,12 @@ class TCPTrainer:
             from ..perceptual import PerceptualLoss  # needs the 'train' extra's weights
 
             self.perceptual = PerceptualLoss.from_wheel(device)
-            if config.channels_last:
+            if speed.channels_last:
                 self.perceptual.to(memory_format=torch.channels_last)
         # the patch discriminator's crops share colour with their references; translation/cutout would
         # mostly erase a small patch's texture
         self._patch_policy = "color" if "color" in config.diffaugment.split(",") else ""
-        workers = config.mask_workers if config.mask_workers >= 0 else int(device.type == "cuda")
+        workers = speed.mask_workers if speed.mask_workers >= 0 else int(device.type == "cuda")
         self.masks = MaskSource(workers if config.ablation == "tcp" else 0)
 
     # ---- helpers ---------------------------------------------------------------------------------
@@ -190,61 +173,16 @@ class TCPTrainer:
             return query, reference
         return diff_augment_patches(query, reference, self._patch_policy, generator=self._rng(stream))
 
-    def _check_before_update(self, terms: Dict[str, torch.Tensor]) -> None:
-        """Without fused Adam: raise before the update if a term is not finite (reads them back now)."""
-        if not self._check_on_device:
-            self._raise_if_non_finite([(self.global_step, list(terms))], _stacked(terms))
-
     def _update(self, optimizer, terms: Dict[str, torch.Tensor]) -> None:
-        """``optimizer.step()``; with fused Adam it is a no-op on the device when a gradient is not finite."""
-        skipped = None
-        if self._check_on_device:
-            inner = optimizer.optimizer  # under Accelerate's wrapper
-            if self.accelerator.sync_gradients and self.accelerator.scaler is None:  # fp16's scaler sets found_inf
-                grads = [p.grad for group in inner.param_groups for p in group["params"] if p.grad is not None]
-                largest = torch.stack(torch._foreach_norm(grads, float("inf"))).amax() if grads else None
-                skipped = None if largest is None else (~torch.isfinite(largest)).float()
-            self._unchecked.append((self.global_step, list(terms), _stacked(terms), skipped))
-            if skipped is not None:
-                inner.found_inf, inner.grad_scale = skipped, None
-        try:
-            optimizer.step()
-        finally:
-            if skipped is not None:
-                del inner.found_inf, inner.grad_scale
+        self.non_finite.optimizer_step(optimizer, self.global_step, terms)
         optimizer.zero_grad(set_to_none=True)
 
     def check_finite(self) -> None:
         """Read back the loss terms of the steps not checked yet (one GPU sync) and raise
         `NonFiniteLossError` for the first non-finite one. With fused Adam, `run_step` calls it every
-        ``config.nan_check_steps`` optimiser steps and `step` after every call; call it before relying
+        ``speed.nan_check_steps`` optimiser steps and `step` after every call; call it before relying
         on a run being clean. In a multi-process run every process must call it at the same point."""
-        unchecked, self._unchecked = self._unchecked, []
-        if not unchecked:
-            return
-        self._raise_if_non_finite([(step, names) for step, names, _, _ in unchecked],
-                                  torch.cat([v for _, _, v, _ in unchecked]))
-        skips = [(step, s) for step, _, _, s in unchecked if s is not None]
-        if skips:
-            for (step, _), skipped in zip(skips, torch.stack([s for _, s in skips]).tolist()):
-                if skipped:
-                    warnings.warn(f"step {step}: some gradients were not finite (all loss terms were finite); "
-                                  "that update was skipped")
-
-    def _raise_if_non_finite(self, records: List[Tuple[int, List[str]]], values: torch.Tensor) -> None:
-        """``values``: the terms of ``records`` ((step, names) each) in order. Raises for the first term
-        that is not finite on any process, on every process, so that all stop at the same point."""
-        bad = (~torch.isfinite(values)).float()
-        if self.accelerator.num_processes > 1:
-            bad = self.accelerator.reduce(bad, reduction="sum")
-        if not bool(bad.any()):
-            return
-        bad_list, value_list, start = bad.tolist(), values.tolist(), 0
-        for step, names in records:
-            for i, name in enumerate(names):
-                if bad_list[start + i]:
-                    raise NonFiniteLossError(name, step, value_list[start + i])
-            start += len(names)
+        self.non_finite.check()
 
     @property
     def schedule(self) -> Dict[str, bool]:
@@ -267,12 +205,12 @@ class TCPTrainer:
 
     def run_step(self, images: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Like `step` but returns detached 0-d tensors, so nothing waits for the GPU (except NaN checks)."""
-        acc, cfg = self.accelerator, self.config
-        fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        acc = self.accelerator
+        fmt = torch.channels_last if self.speed.channels_last else torch.contiguous_format
         x = images.to(acc.device, non_blocking=True).contiguous(memory_format=fmt)
         partner = L.swap_partner(x.shape[0]).to(acc.device)
         todo = self.schedule
-        if self.config.compile:
+        if self.speed.compile:
             # A new iteration: CUDA-graph replays ('reduce-overhead') may now reuse the memory of the
             # last iteration's graph outputs (all consumed by then; loss terms are computed eagerly).
             torch.compiler.cudagraph_mark_step_begin()
@@ -288,7 +226,7 @@ class TCPTrainer:
             for name, ema in self.ema.items():
                 ema.update(self.unwrapped(name))
             self.global_step += 1
-            if self._check_on_device and self.global_step % self.config.nan_check_steps == 0:
+            if self.non_finite.on_device and self.global_step % self.speed.nan_check_steps == 0:
                 self.check_finite()
         return {k: v.detach() for k, v in {**d_terms, **g_terms}.items()}
 
@@ -300,7 +238,8 @@ class TCPTrainer:
         """
         E, G = self.nets["encoder"], self.nets["generator"]
         with self.accelerator.autocast():
-            content, style = E(x)
+            codes = E(x)
+            content, style = codes.content, codes.style
             style_p = style[partner]
             out = {"content": content, "style": style, "style_p": style_p}
             noise = self.unwrapped("generator").noise_maps(content, generator=self._rng(_NOISE))
@@ -378,7 +317,7 @@ class TCPTrainer:
                 total = total + cfg.r1_interval * (cfg.r1_gamma / 2 * terms["d_r1"]
                                                    + cfg.patch_r1_gamma / 2 * terms["d_patch_r1"])
         terms["d_total"] = total
-        self._check_before_update(terms)
+        self.non_finite.before_update(self.global_step, terms)
         acc.backward(total)
         self._update(self.opt_d, terms)
         return terms
@@ -399,7 +338,7 @@ class TCPTrainer:
             patch_logits = self.nets["patch_discriminator"](fake_patches, reference)
             if do_cc:
                 with self.profiler.phase("tcp_forward"):
-                    content_g, style_g = self.nets["encoder"](fakes["swap"])
+                    regenerated = self.nets["encoder"](fakes["swap"])
         terms["reconstruction"] = L.reconstruction_loss(fakes["rec"], x)
         total = cfg.reconstruction_weight * terms["reconstruction"]
         if self.perceptual is not None:
@@ -414,7 +353,8 @@ class TCPTrainer:
         total = total + cfg.patch_gan_weight * terms["g_patch"]
         if do_cc:
             terms["code_consistency"] = L.code_consistency_loss(
-                content_g, style_g, fakes["content"], fakes["style_p"], cfg.code_consistency_style_weight)
+                regenerated.content, regenerated.style, fakes["content"], fakes["style_p"],
+                cfg.code_consistency_style_weight)
             total = total + cfg.code_consistency_weight * terms["code_consistency"]
         if "mix" in fakes:
             band = L.alignment_band(x.shape[-1], cfg.alignment_band)
@@ -423,11 +363,8 @@ class TCPTrainer:
                 fakes["mix"], fakes["rec"], fakes["swap"], outside, inside)
             total = total + cfg.alignment_weight * terms["content_alignment"]
         terms["g_total"] = total
-        self._check_before_update(terms)
+        self.non_finite.before_update(self.global_step, terms)
         acc.backward(total)
         self._update(self.opt_g, terms)
         return terms
 
-
-def _stacked(terms: Dict[str, torch.Tensor]) -> torch.Tensor:
-    return torch.stack([v.detach().float() for v in terms.values()])

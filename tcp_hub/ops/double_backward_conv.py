@@ -1,14 +1,10 @@
 """A 2-D convolution whose derivatives, at every order, are the three convolutions cuDNN is tuned for.
 
-R1 differentiates the discriminators' input gradients once more (a double backward). PyTorch's
-double backward of a convolution computes the weight's gradient as a convolution of the input
-gradient's gradient with the output gradient, batch and channels swapped, whose "kernel" is as large
-as the feature map, a shape cuDNN has no fast kernel for. On an H200 an R1 step took 571 ms against
-118 ms for the other steps, 160 ms of it in 6 calls of cuDNN's generic `implicit_convolve_sgemm`,
-about 25 ms each: the time a 3x3, 128-channel weight gradient at 256 px takes at about 12 TFLOP/s,
-which is why we think they are these products (benchmarks/RESULTS.md, session 8). Here every
-derivative is a forward convolution (fprop), an input gradient (dgrad) or a weight gradient (wgrad) at
-the layer's own shapes:
+Why: R1 differentiates the discriminators' input gradients once more (a double backward). PyTorch's
+double backward of a convolution computes the weight's gradient as a convolution whose "kernel" is as
+large as the feature map, a shape cuDNN has only a slow generic kernel for. Here every derivative is a
+forward convolution (fprop), an input gradient (dgrad) or a weight gradient (wgrad) at the layer's own
+shapes:
 
     y = conv(x, w)        dx = dgrad(dy, w)        dw = wgrad(x, dy)
 
@@ -17,10 +13,9 @@ and as dgrad and wgrad are linear in each argument, their derivatives are these 
     dgrad(g, w):  g <- conv(gg, w),   w <- wgrad(gg, g)
     wgrad(x, g):  x <- dgrad(g, gw),  g <- conv(x, gw)
 
-`EqualConv2d` uses it inside `r1_pass()` (`r1_pass.py`), the context in which the trainer runs the
+`EqualConv2d` uses it inside `tcp_hub.ops.r1_pass`, the context in which the trainer runs the
 discriminators' R1 passes; elsewhere convolutions are plain ``F.conv2d``. Gradients of every order
-equal PyTorch's (tested on the CPU). On an H200 the eager R1 pass of D took 75.8 ms instead of 290.5,
-and a whole R1 step 265 ms instead of 571 (`benchmarks/r1_step_variants.py`, RESULTS.md session 9).
+equal PyTorch's (tested).
 """
 
 from typing import Tuple
