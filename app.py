@@ -129,12 +129,12 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
     click_image.select(logic.click_point, None, [x, y], queue=False, api_visibility="private").then(
         logic.suggest_handler, suggest_inputs, [click_image, suggestion_mask], api_visibility="private")
     accept.click(logic.accept_handler, [editor, suggestion_mask, region], editor, api_name="accept_region")
-    editor.upload(logic.upright_upload, editor, editor, api_visibility="private")
     move_image.select(logic.click_point, None, [move_x, move_y], queue=False, api_visibility="private")
-    for event in (editor.upload, suggest_box.expand):
-        event(logic.photo_for_clicking, editor, click_image, api_visibility="private")
-    for event in (editor.upload, move_box.expand):
-        event(logic.photo_for_clicking, editor, move_image, api_visibility="private")
+    # The clicking panels get the photo when they are opened, not on every upload: each event that reads the
+    # editor sends all its layers back, and the editor raises "upload" some twenty times while an example
+    # loads (a second example click took 23-54 s with upload listeners, 5-7 s without).
+    suggest_box.expand(logic.photo_for_clicking, editor, click_image, api_visibility="private")
+    move_box.expand(logic.photo_for_clicking, editor, move_image, api_visibility="private")
 
     EXAMPLE_ROWS = _examples({name: component.value for name, component in named.items()})
     gr.Examples(EXAMPLE_ROWS, stylize_inputs, output, fn=logic.stylize_handler, run_on_click=True,

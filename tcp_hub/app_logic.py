@@ -492,8 +492,8 @@ class CheckedImageEditor(gr.ImageEditor):
     """``gr.ImageEditor`` (``type="numpy"``) that reads uploads as the app needs them.
 
     - Unreadable uploads become a message.
-    - The photo is turned upright by its EXIF orientation (phones store it sideways with a tag); the
-      value's ``"rotated"`` is then True, so `upright_upload` can show the upright photo in the editor.
+    - The photo is turned upright by its EXIF orientation (phones store it sideways with a tag), as the
+      browser shows it in the editor, so the paint lines up with the photo that is edited.
     - Mask layers without alpha (grey-level or RGB files, as API clients send them) keep their
       brightness as the paint: Gradio would make them RGBA with an opaque alpha, fully painted even
       when black. They are passed on as ``[H, W]`` or ``[H, W, 3]`` arrays, which `editor_masks` reads.
@@ -505,10 +505,7 @@ class CheckedImageEditor(gr.ImageEditor):
         if payload is not None:
             check_editor_files(payload)
         try:
-            value = super().preprocess(payload)
-            if value is not None:
-                value["rotated"] = payload.background is not None and exif_orientation(payload.background) != 1
-            return value
+            return super().preprocess(payload)
         except _UNREADABLE:
             raise refuse("the content photo could not be read as an image: upload a PNG, JPEG or WebP photo",
                          "upload") from None
@@ -562,16 +559,6 @@ def exif_orientation(file) -> int:
         return open_upload(file).getexif().get(ExifTags.Base.Orientation, 1)
     except (OSError, SyntaxError, ValueError, KeyError, TypeError):  # a broken EXIF block: take it as upright
         return 1
-
-
-@user_errors
-def upright_upload(editor: Optional[dict]):
-    """After an upload: the editor value with the photo upright when its EXIF turned it, so the person paints
-    on what is edited; otherwise nothing changes (``gr.skip()``)."""
-    if not editor or not editor.get("rotated"):
-        return gr.skip()
-    background = editor_background(editor)
-    return {"background": background, "layers": [], "composite": background}
 
 
 class ResultImage(gr.Image):

@@ -349,12 +349,7 @@ def test_content_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
     upright = sideways_photo(tmp_path / "phone.png")
     component = logic.CheckedImageEditor(type="numpy", image_mode="RGBA")
     payload = EditorData(background=gr.FileData(path=str(tmp_path / "phone.png")), layers=[], composite=None)
-    value = component.preprocess(payload)
-    assert value["rotated"] is True
-    assert np.array_equal(value["background"][..., :3], upright)
-    # the editor is then given the upright photo to paint on
-    shown = logic.upright_upload(value)
-    assert np.array_equal(shown["background"][..., :3], upright) and shown["layers"] == []
+    assert np.array_equal(component.preprocess(payload)["background"][..., :3], upright)
 
 
 def test_photo_without_exif_rotation_is_kept_as_stored(tmp_path):
@@ -362,39 +357,7 @@ def test_photo_without_exif_rotation_is_kept_as_stored(tmp_path):
     component = logic.CheckedImageEditor(type="numpy", image_mode="RGBA")
     value = component.preprocess(EditorData(background=gr.FileData(path=str(tmp_path / "plain.png")), layers=[],
                                             composite=None))
-    assert value["rotated"] is False
     assert np.array_equal(value["background"][..., :3], photo(0)[:, :96])
-    assert logic.upright_upload(value) == gr.skip()
-
-
-@pytest.mark.parametrize("bad, message", [(b"", "could not be read as an image"),
-                                         ("bomb", "is too large to read")])
-def test_an_unreadable_mask_layer_is_named_as_that_regions_painting(tmp_path, bad, message):
-    from test_image_inputs import png_claiming
-
-    logic.Image.fromarray(photo(0)).save(tmp_path / "photo.png")
-    logic.Image.fromarray(layer((0, 8, 0, 8))).save(tmp_path / "good.png")
-    (tmp_path / "bad.png").write_bytes(png_claiming(30000, 30000) if bad == "bomb" else bad)
-    files = [gr.FileData(path=str(tmp_path / name)) for name in ("good.png", "bad.png")]
-    payload = EditorData(background=gr.FileData(path=str(tmp_path / "photo.png")), layers=files, composite=None)
-    with pytest.raises(gr.Error, match=f"the painting of region 2 {message}") as err:
-        logic.CheckedImageEditor(type="numpy", image_mode="RGBA").preprocess(payload)
-    assert "content photo" not in str(err.value) and "erase it and paint again" in str(err.value)
-
-
-def test_an_oversized_reference_is_named_and_the_advice_is_for_the_page(pipe, content):
-    wide = np.zeros((8, logic.MAX_SIDE + 1, 3), np.uint8)
-    with pytest.raises(gr.Error) as err:
-        run(editor(content, [(0, 32, 0, 32)]), [wide])
-    message = str(err.value)
-    assert f"the style reference for region 1 is {logic.MAX_SIDE + 1}x8" in message and "upload it again" in message
-    assert "max_side" not in message and "resolution" not in message
-
-
-def test_the_stylize_inputs_are_the_public_api_in_order():
-    assert logic.STYLIZE_INPUTS == ("editor", "reference_1", "reference_2", "reference_3", "strength_1",
-                                    "strength_2", "strength_3", "mode", "feather", "seed", "show_outlines",
-                                    "model", "detail", "keep_unedited")
 
 
 # ---- copying content ----------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""Project-wide checks: the code passes ruff, and the version is declared once."""
+"""Project-wide checks: the code passes ruff, the version is declared once, and the README is a page that
+holds together (CI runs its test command; its figures exist; it stays short; no diary of work periods)."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -34,3 +36,30 @@ def test_the_version_is_declared_once_in_the_package():
     assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "tcp_hub.__version__"}
     assert tcp_hub.__version__.count(".") == 2
+
+
+def _readme() -> str:
+    return (ROOT / "README.md").read_text()
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci.startswith("pip install torch==") and ci in _readme()
+
+
+def test_the_readme_is_short_and_its_figures_and_links_exist():
+    text = _readme().split("# tcp-hub", 1)[1]
+    assert len(text.split()) <= 1200
+    targets = re.findall(r"\]\(([^)#:]+)\)", text)
+    assert "docs/editing.jpg" in targets and len(targets) >= 5
+    assert [t for t in targets if not (ROOT / t).exists()] == []
+
+
+def test_no_file_narrates_past_work_periods():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    texts = [p for p in tracked if p.endswith((".py", ".md", ".sh", ".json", ".toml", ".txt"))]
+    pattern = re.compile(r"\b[Ss]essions? \d")
+    found = [p for p in texts if (ROOT / p).is_file() and pattern.search((ROOT / p).read_text(errors="ignore"))]
+    assert found == []
