@@ -249,7 +249,7 @@ def main(argv=None):
     p.add_argument("--compile_mode", default="default", choices=COMPILE_MODES,
                    help="torch.compile mode with --compile ('reduce-overhead': CUDA graphs)")
     p.add_argument("--channels_last", action=argparse.BooleanOptionalAction, default=False,
-                   help="channels-last memory format (H100, bf16, swae: 1.83 vs 1.62 it/s)")
+                   help="channels-last memory format")
     p.add_argument("--phases", action=argparse.BooleanOptionalAction, default=True,
                    help="time phases with CUDA events (no GPU syncs inside the loop)")
     p.add_argument("--nan_check_steps", type=int, default=None,
