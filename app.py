@@ -89,6 +89,15 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
                            label="Detail (how much of the photo's own fine detail to keep in the edit)")
         keep_unedited = gr.Checkbox(value=True, label="Keep the photo untouched outside the painted regions")
 
+    with gr.Accordion("Take a style from part of its reference (optional masks)", open=False):
+        gr.Markdown("A mask for a reference (white, or painted on a transparent layer, where the style should come "
+                    "from; the reference's size) takes that region's style from the painted part only, e.g. one "
+                    "wall of the reference. No mask: the whole reference.")
+        with gr.Row():
+            style_masks = [gr.Image(label=f"Mask on the reference for {name}", type="numpy", image_mode=None,
+                                    sources=("upload", "clipboard"), elem_id=f"style-mask-{i + 1}")
+                           for i, name in enumerate(logic.REGION_NAMES)]
+
     with gr.Accordion("Suggest a region by clicking on the photo", open=False) as suggest_box:
         gr.Markdown("Click a point: the app proposes the area whose content looks alike. Adjust the threshold, "
                     "then add it to a region's layer and refine it with the brush or eraser.")
@@ -120,7 +129,8 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
     named = dict(editor=editor, mode=mode, feather=feather, seed=seed, show_outlines=show_outlines, model=model,
                  detail=detail, keep_unedited=keep_unedited,
                  **{f"reference_{i + 1}": c for i, c in enumerate(references)},
-                 **{f"strength_{i + 1}": c for i, c in enumerate(strengths)})
+                 **{f"strength_{i + 1}": c for i, c in enumerate(strengths)},
+                 **{f"style_mask_{i + 1}": c for i, c in enumerate(style_masks)})
     stylize_inputs = [named[name] for name in logic.STYLIZE_INPUTS]  # the /stylize API's parameters, in order
     run.click(logic.stylize_handler, stylize_inputs, output, api_name="stylize")
     move.click(logic.move_handler, [editor, move_x, move_y, feather, model, detail], output, api_name="move_content")

@@ -219,6 +219,18 @@ def editor_masks(editor: dict, size: Tuple[int, int]) -> List[np.ndarray]:
     return masks
 
 
+def paint_of(image: np.ndarray) -> np.ndarray:
+    """What a mask image paints, ``[H, W]`` float32 in [0, 1]: its alpha where it has transparency (a
+    painted layer), its brightness otherwise (white: painted)."""
+    image = np.asarray(image)
+    full = 255.0 if image.dtype == np.uint8 else 1.0
+    if image.ndim == 3 and image.shape[2] == 4 and image[..., 3].min() < full:
+        return image[..., 3].astype(np.float32) / full
+    if image.ndim == 3:
+        return image[..., :3].astype(np.float32) @ np.asarray(LUMA, np.float32) / full
+    return image.astype(np.float32) / full
+
+
 def composite(background: np.ndarray, layers: Sequence[np.ndarray]) -> np.ndarray:
     """What the editor shows: the RGBA layers drawn over the background -> ``[H, W, 4]`` uint8."""
     out = Image.fromarray(np.ascontiguousarray(background)).convert("RGBA")
@@ -241,8 +253,8 @@ def draw_outlines(image: np.ndarray, masks: Sequence[Tuple[int, np.ndarray]]) ->
 def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
             references: Sequence[Optional[np.ndarray]], strengths: Sequence[float], whole_image: bool = False,
             feather: float = 0.0, seed: Optional[int] = None, show_outlines: bool = False,
-            detail: float = DEFAULT_DETAIL,
-            keep_unedited: bool = True, warn=gr.Warning) -> np.ndarray:
+            detail: float = DEFAULT_DETAIL, keep_unedited: bool = True,
+            style_masks: Sequence[Optional[np.ndarray]] = (None,) * NUM_REGIONS, warn=gr.Warning) -> np.ndarray:
     """Restyle ``content [H, W, 3|4]`` uint8 -> ``[H, W, 3]`` uint8 at the content's size.
 
     Args:
@@ -254,6 +266,8 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
         detail: 0..1, how much of the photo's own fine detail goes back into the edit.
         keep_unedited: keep the photo itself outside the painted regions (a few px past them the edit
             fades into it); otherwise the whole photo is re-rendered by the model.
+        style_masks: per region, ``None`` or a mask ``[h, w]`` in [0, 1] on its reference: the style is taken
+            from the painted part of the reference only (nothing painted: the whole reference).
         warn: called with a message for problems that do not stop the edit (an empty region).
     """
     if seed is not None and (float(seed) != int(seed) or not NO_NOISE <= int(seed) < 2 ** 32):
@@ -276,7 +290,8 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
     if whole_image:
         if references[0] is None:
             raise InputError("upload a style reference for the whole-image swap (reference 1)")
-        result = pipe(content, style=references[0], strength=float(strengths[0]), **common).images[0]
+        result = pipe(content, style=references[0], strength=float(strengths[0]), style_mask=style_masks[0],
+                      **common).images[0]
         return to_uint8(result)
 
     used = []
@@ -298,7 +313,7 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
         return to_uint8(pipe(content, style=content, strength=0.0, **common).images[0])
     result = pipe(content, style=[references[i] for i in used], mask=[masks[i] for i in used],
                   strength=[float(strengths[i]) for i in used], keep_unedited=bool(keep_unedited),
-                  **common).images[0]
+                  style_mask=[style_masks[i] for i in used], **common).images[0]
     result = to_uint8(result)
     if show_outlines:
         result = draw_outlines(result, [(i, masks[i]) for i in used])
@@ -388,10 +403,12 @@ def region_index(region) -> int:
 
 @user_errors
 def stylize_handler(editor, reference_1, reference_2, reference_3, strength_1, strength_2, strength_3,
-                    mode, feather, seed, show_outlines, model, detail=DEFAULT_DETAIL, keep_unedited=True):
+                    mode, feather, seed, show_outlines, model, detail=DEFAULT_DETAIL, keep_unedited=True,
+                    style_mask_1=None, style_mask_2=None, style_mask_3=None):
     """The "Run" button and the ``/stylize`` endpoint -> result ``[H, W, 3]`` uint8.
 
-    ``detail`` and ``keep_unedited`` came after the others and have defaults, so older API calls still work.
+    ``detail``, ``keep_unedited`` and the optional ``style_mask_1..3`` (white, or painted alpha, where the
+    style of reference N is taken from) came after the others and have defaults, so older API calls still work.
     """
     if mode not in MODES:
         raise InputError(f"mode must be one of {MODES}; got {mode!r}")
@@ -401,7 +418,8 @@ def stylize_handler(editor, reference_1, reference_2, reference_3, strength_1, s
     return stylize(pipe, content, masks, [reference_1, reference_2, reference_3],
                    [strength_1, strength_2, strength_3], whole_image=mode == MODE_WHOLE, feather=feather,
                    seed=seed, show_outlines=bool(show_outlines), detail=DEFAULT_DETAIL if detail is None else detail,
-                   keep_unedited=True if keep_unedited is None else bool(keep_unedited))
+                   keep_unedited=True if keep_unedited is None else bool(keep_unedited),
+                   style_masks=[None if m is None else paint_of(m) for m in (style_mask_1, style_mask_2, style_mask_3)])
 
 
 # The /stylize endpoint's parameters in order (public API: new ones go at the end, with defaults). app.py wires

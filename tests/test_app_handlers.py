@@ -360,6 +360,64 @@ def test_photo_without_exif_rotation_is_kept_as_stored(tmp_path):
     assert np.array_equal(value["background"][..., :3], photo(0)[:, :96])
 
 
+@pytest.mark.parametrize("bad, message", [(b"", "could not be read as an image"),
+                                         ("bomb", "is too large to read")])
+def test_an_unreadable_mask_layer_is_named_as_that_regions_painting(tmp_path, bad, message):
+    from test_image_inputs import png_claiming
+
+    logic.Image.fromarray(photo(0)).save(tmp_path / "photo.png")
+    logic.Image.fromarray(layer((0, 8, 0, 8))).save(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(png_claiming(30000, 30000) if bad == "bomb" else bad)
+    files = [gr.FileData(path=str(tmp_path / name)) for name in ("good.png", "bad.png")]
+    payload = EditorData(background=gr.FileData(path=str(tmp_path / "photo.png")), layers=files, composite=None)
+    with pytest.raises(gr.Error, match=f"the painting of region 2 {message}") as err:
+        logic.CheckedImageEditor(type="numpy", image_mode="RGBA").preprocess(payload)
+    assert "content photo" not in str(err.value) and "erase it and paint again" in str(err.value)
+
+
+def test_an_oversized_reference_is_named_and_the_advice_is_for_the_page(pipe, content):
+    wide = np.zeros((8, logic.MAX_SIDE + 1, 3), np.uint8)
+    with pytest.raises(gr.Error) as err:
+        run(editor(content, [(0, 32, 0, 32)]), [wide])
+    message = str(err.value)
+    assert f"the style reference for region 1 is {logic.MAX_SIDE + 1}x8" in message and "upload it again" in message
+    assert "max_side" not in message and "resolution" not in message
+
+
+def test_the_stylize_inputs_are_the_public_api_in_order():
+    assert logic.STYLIZE_INPUTS == ("editor", "reference_1", "reference_2", "reference_3", "strength_1",
+                                    "strength_2", "strength_3", "mode", "feather", "seed", "show_outlines",
+                                    "model", "detail", "keep_unedited", "style_mask_1", "style_mask_2",
+                                    "style_mask_3")
+
+
+def test_a_style_mask_takes_the_style_from_the_painted_part_of_the_reference(pipe, content):
+    box = (0, 64, 0, 64)
+    reference = photo(1)
+    half = np.zeros((SIZE, SIZE), np.uint8)
+    half[:, SIZE // 2:] = 255  # the right half of the reference, as a grey-level mask file
+    out = run(editor(content, [box]), [reference], style_mask_1=half)
+    whole = run(editor(content, [box]), [reference])
+    expected = pipe(content, style=[reference], mask=logic.editor_masks(editor(content, [box]), (SIZE, SIZE))[:1],
+                    style_mask=[half / 255.0], resolution=logic.WORKING_SIZE, max_side=logic.MAX_SIDE, seed=0,
+                    output_type="np").images[0]
+    assert np.abs(out.astype(int) - logic.to_uint8(expected).astype(int)).max() <= 1
+    assert diff(out, whole)[deep_inside(box)].mean() > 0.5  # another style than the whole reference's
+    assert diff(out, whole)[far_outside([box])].max() <= UNCHANGED
+
+
+def test_paint_is_read_from_alpha_when_there_is_transparency_else_from_brightness():
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., :3] = 255  # white everywhere, painted (opaque) only in the top row
+    rgba[0, :, 3] = 255
+    assert np.array_equal(logic.paint_of(rgba), np.pad(np.ones((1, 4)), ((0, 3), (0, 0))))
+    grey = np.array([[0, 255], [255, 0]], np.uint8)
+    assert np.array_equal(logic.paint_of(grey), grey / 255.0)
+    assert np.allclose(logic.paint_of(np.dstack([grey] * 3)), grey / 255.0)
+    opaque = np.dstack([grey] * 3 + [np.full_like(grey, 255)])  # RGBA with no transparency: brightness
+    assert np.allclose(logic.paint_of(opaque), grey / 255.0)
+
+
 # ---- copying content ----------------------------------------------------------------------------------
 def test_copy_here_puts_the_painted_content_at_the_click_and_keeps_the_rest(pipe, content):
     box = (0, 32, 0, 32)  # region 1 paints the top-left corner; its centre (15.5, 15.5) goes to (79.5, 79.5)
