@@ -42,6 +42,8 @@ def _examples(defaults: dict):
     return [[example.get(name, defaults[name]) for name in logic.STYLIZE_INPUTS] for example in examples]
 
 
+defaults = logic.STYLIZE_DEFAULTS  # the page's controls start at the /stylize endpoint's defaults
+
 with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False,
                delete_cache=logic.CACHE_CLEANUP) as demo:
     gr.Markdown("# tcp-hub: give painted regions of a photo the look of other photos\n"
@@ -67,7 +69,7 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
             compare = gr.ImageSlider(label="Before / after (drag the handle)", type="numpy", interactive=False,
                                      elem_id="compare")
     with gr.Row():
-        mode = gr.Radio(logic.MODES, value=logic.MODE_REGIONS, label="Edit")
+        mode = gr.Radio(logic.MODES, value=defaults["mode"], label="Edit")
         run = gr.Button("Run", variant="primary", elem_id="run")
     with gr.Row():
         references, strengths = [], []
@@ -76,18 +78,20 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
                 label = f"Style reference for {name}" + (" (and the whole image)" if i == 0 else "")
                 references.append(logic.CheckedImage(label=label, type="numpy", sources=("upload", "clipboard"),
                                                      elem_id=f"reference-{i + 1}"))
-                strengths.append(gr.Slider(0, 1, value=1.0, step=0.05, label=f"Strength for {name}"))
+                strengths.append(gr.Slider(0, 1, value=defaults[f"strength_{i + 1}"], step=0.05,
+                                           label=f"Strength for {name}"))
     with gr.Row():
-        feather = gr.Slider(0, 20, value=4, step=0.5, label="Feather (px, softens region edges)")
-        seed = gr.Number(value=logic.NO_NOISE, precision=0, minimum=logic.NO_NOISE,
+        feather = gr.Slider(0, 20, value=defaults["feather"], step=0.5, label="Feather (px, softens region edges)")
+        seed = gr.Number(value=defaults["seed"], precision=0, minimum=logic.NO_NOISE,
                          label=f"Noise seed ({logic.NO_NOISE}: no noise; same seed, same result)")
-        show_outlines = gr.Checkbox(value=False, label="Outline painted regions on the result")
-        model = gr.Textbox(value="", label="Model",
+        show_outlines = gr.Checkbox(value=defaults["show_outlines"], label="Outline painted regions on the result")
+        model = gr.Textbox(value=defaults["model"], label="Model",
                            placeholder=f"{logic.DEFAULT_MODEL} (bundled) or a Hub repo id (owner/name)")
     with gr.Row():
-        detail = gr.Slider(0, 1, value=logic.DEFAULT_DETAIL, step=0.05,
+        detail = gr.Slider(0, 1, value=defaults["detail"], step=0.05,
                            label="Detail (how much of the photo's own fine detail to keep in the edit)")
-        keep_unedited = gr.Checkbox(value=True, label="Keep the photo untouched outside the painted regions")
+        keep_unedited = gr.Checkbox(value=defaults["keep_unedited"],
+                                    label="Keep the photo untouched outside the painted regions")
 
     with gr.Accordion("Take a style from part of its reference (optional masks)", open=False):
         gr.Markdown("A mask for a reference (white, or painted on a transparent layer, where the style should come "

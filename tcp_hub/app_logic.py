@@ -402,13 +402,15 @@ def region_index(region) -> int:
 
 
 @user_errors
-def stylize_handler(editor, reference_1, reference_2, reference_3, strength_1, strength_2, strength_3,
-                    mode, feather, seed, show_outlines, model, detail=DEFAULT_DETAIL, keep_unedited=True,
-                    style_mask_1=None, style_mask_2=None, style_mask_3=None):
+def stylize_handler(editor, reference_1=None, reference_2=None, reference_3=None, strength_1=1.0, strength_2=1.0,
+                    strength_3=1.0, mode=MODE_REGIONS, feather=4.0, seed=NO_NOISE, show_outlines=False, model="",
+                    detail=DEFAULT_DETAIL, keep_unedited=True, style_mask_1=None, style_mask_2=None,
+                    style_mask_3=None):
     """The "Run" button and the ``/stylize`` endpoint -> result ``[H, W, 3]`` uint8.
 
-    ``detail``, ``keep_unedited`` and the optional ``style_mask_1..3`` (white, or painted alpha, where the
-    style of reference N is taken from) came after the others and have defaults, so older API calls still work.
+    The defaults are the page's (app.py sets its controls from them, `STYLIZE_DEFAULTS`), so an API call
+    may leave out everything but ``editor`` and a reference. ``style_mask_1..3`` (white, or painted alpha,
+    where the style of reference N is taken from) are optional.
     """
     if mode not in MODES:
         raise InputError(f"mode must be one of {MODES}; got {mode!r}")
@@ -425,6 +427,8 @@ def stylize_handler(editor, reference_1, reference_2, reference_3, strength_1, s
 # The /stylize endpoint's parameters in order (public API: new ones go at the end, with defaults). app.py wires
 # the page's components to the handler by these names.
 STYLIZE_INPUTS = tuple(inspect.signature(stylize_handler).parameters)
+STYLIZE_DEFAULTS = {name: p.default for name, p in inspect.signature(stylize_handler).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
 
 
 @user_errors

@@ -96,10 +96,15 @@ def test_stylize_endpoint_takes_detail_and_keep_unedited_by_name(client, pipe, f
     assert not np.array_equal(out, stylize(client, editor, files["reference"]))
 
 
+def test_the_pages_controls_start_at_the_endpoints_defaults(client):
+    named = client.served_app.named
+    assert set(logic.STYLIZE_DEFAULTS) == set(logic.STYLIZE_INPUTS) - {"editor"}
+    assert {name: named[name].value for name in logic.STYLIZE_DEFAULTS} == logic.STYLIZE_DEFAULTS
+
+
 def test_stylize_endpoint_takes_every_parameter_by_name_with_the_pages_defaults(client, pipe, files):
     editor = editor_files(files["content"], [files["layer"]])
-    by_name = client.predict(editor=editor, reference_1=handle_file(files["reference"]), reference_2=None,
-                             reference_3=None, model=TEST_MODEL,
+    by_name = client.predict(editor=editor, reference_1=handle_file(files["reference"]), model=TEST_MODEL,
                              feather=0, api_name="/stylize")
     default_seed = stylize(client, editor, files["reference"], seed=logic.NO_NOISE)
     assert np.array_equal(np.asarray(Image.open(by_name).convert("RGB")), default_seed)
