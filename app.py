@@ -19,7 +19,7 @@ import torch
 from tcp_hub import app_logic as logic
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
-LAUNCH_OPTIONS = dict(max_file_size=logic.MAX_FILE_SIZE)
+LAUNCH_OPTIONS = dict(max_file_size=logic.MAX_FILE_SIZE, js=logic.EDITOR_FILE_CHECK_JS)
 
 
 def _examples(defaults: dict):
@@ -55,14 +55,16 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
     if notice:
         gr.Markdown(notice)
     with gr.Row():
-        editor = logic.CheckedImageEditor(
-            label="Content photo (paint regions on the layers)", type="numpy", format="png", elem_id="editor",
-            sources=("upload", "clipboard"), transforms=(), image_mode="RGBA",
-            brush=gr.Brush(colors=[(logic.rgb_css(c), logic.BRUSH_OPACITY) for c in logic.REGION_COLORS],
-                           color_mode="fixed"),
-            eraser=gr.Eraser(),
-            layers=gr.LayerOptions(layers=list(logic.REGION_NAMES), allow_additional_layers=False),
-        )
+        with gr.Column():
+            editor = logic.CheckedImageEditor(
+                label="Content photo (paint regions on the layers)", type="numpy", format="png", elem_id="editor",
+                sources=("upload", "clipboard"), transforms=(), image_mode="RGBA",
+                brush=gr.Brush(colors=[(logic.rgb_css(c), logic.BRUSH_OPACITY) for c in logic.REGION_COLORS],
+                               color_mode="fixed"),
+                eraser=gr.Eraser(),
+                layers=gr.LayerOptions(layers=list(logic.REGION_NAMES), allow_additional_layers=False),
+            )
+            gr.HTML("", elem_id="editor-message")  # filled by logic.EDITOR_FILE_CHECK_JS in the page
         with gr.Column():
             output = logic.ResultImage(label="Result", type="numpy", format="png", interactive=False,
                                        buttons=["download", "fullscreen"], elem_id="result")

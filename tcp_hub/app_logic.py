@@ -10,6 +10,7 @@ import functools
 import hashlib
 import inspect
 import io
+import json
 import logging
 import math
 import os
@@ -60,6 +61,23 @@ REGION_COLORS = [(230, 57, 70), (42, 157, 143), (69, 123, 229)]  # brush, outlin
 BRUSH_OPACITY = 0.5
 LUMA = (0.299, 0.587, 0.114)  # brightness of an RGB mask layer (ITU-R 601, as PIL's "L")
 MODE_REGIONS, MODE_WHOLE = "painted regions", "whole image"
+UNREADABLE_PHOTO = "the content photo could not be read as an image: upload a PNG, JPEG or WebP photo"
+# Run in the page (`demo.launch(js=...)`): a file that is not an image, dropped or chosen on the editor, never
+# reaches the server (the editor's own code fails to load it and shows nothing), so the page says why itself.
+EDITOR_FILE_CHECK_JS = """() => {
+  const message = %s;
+  const isImage = (f) => f.type ? f.type.startsWith("image/") : /\\.(png|jpe?g|webp|gif|bmp|tiff?)$/i.test(f.name);
+  const show = (text) => {
+    const box = document.querySelector("#editor-message");
+    if (box) { box.textContent = text; box.style.color = "#c0392b"; box.style.display = text ? "block" : "none"; }
+  };
+  const check = (target, files) => {
+    if (target && target.closest && target.closest("#editor") && files && files.length)
+      show([...files].every(isImage) ? "" : message);
+  };
+  document.addEventListener("change", (e) => check(e.target, e.target.files), true);
+  document.addEventListener("drop", (e) => check(e.target, e.dataTransfer && e.dataTransfer.files), true);
+}""" % json.dumps(UNREADABLE_PHOTO[0].upper() + UNREADABLE_PHOTO[1:] + ".")
 MODES = [MODE_REGIONS, MODE_WHOLE]
 
 
@@ -529,8 +547,7 @@ class CheckedImageEditor(gr.ImageEditor):
         try:
             return super().preprocess(payload)
         except _UNREADABLE:
-            raise refuse("the content photo could not be read as an image: upload a PNG, JPEG or WebP photo",
-                         "upload") from None
+            raise refuse(UNREADABLE_PHOTO, "upload") from None
 
     def convert_and_format_image(self, file, flatten_on_white=False):
         if file is None:

@@ -154,3 +154,20 @@ def test_an_example_runs_with_one_click(served, page):
     out = np.asarray(Image.open(BytesIO(page.request.get(result.get_attribute("src")).body())).convert("RGB"))
     expected = logic.stylize_handler(**example_inputs(load_app().EXAMPLE_ROWS[0]))
     assert np.array_equal(out, expected)
+
+
+def test_a_file_that_is_not_an_image_gets_the_projects_message(served, page, tmp_path):
+    url, _, files = served
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#editor >> text=Upload an image", timeout=60_000)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    message = page.locator("#editor-message")
+    page.locator("#editor input[type=file]").set_input_files(str(notes))
+    page.wait_for_function("() => document.querySelector('#editor-message').textContent.includes('could not be read')",
+                           timeout=30_000)
+    assert message.inner_text().strip() == logic.UNREADABLE_PHOTO[0].upper() + logic.UNREADABLE_PHOTO[1:] + "."
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#editor").locator("..").screenshot(path=str(ARTIFACTS / "app_browser_not_an_image.png"))
+    upload_photo(page, files["content"])  # a photo afterwards clears it
+    assert message.inner_text().strip() == ""
