@@ -48,9 +48,7 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
                delete_cache=logic.CACHE_CLEANUP) as demo:
     gr.Markdown("# tcp-hub: give painted regions of a photo the look of other photos\n"
                 "Upload a photo, paint up to three regions (one layer each), give each region a style "
-                "reference, and press **Run**. Or choose *whole image* to restyle everything with reference 1. "
-                "The layer selector may call the regions *Layer 1-3* (after an example or an added suggestion): "
-                "*Layer N* is region N.")  # Gradio 6.31's editor names layers it loads from a value so
+                "reference, and press **Run**. Or choose *whole image* to restyle everything with reference 1.")
     notice = logic.model_notice()
     if notice:
         gr.Markdown(notice)

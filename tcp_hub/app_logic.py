@@ -62,8 +62,10 @@ BRUSH_OPACITY = 0.5
 LUMA = (0.299, 0.587, 0.114)  # brightness of an RGB mask layer (ITU-R 601, as PIL's "L")
 MODE_REGIONS, MODE_WHOLE = "painted regions", "whole image"
 UNREADABLE_PHOTO = "the content photo could not be read as an image: upload a PNG, JPEG or WebP photo"
-# Run in the page (`demo.launch(js=...)`): a file that is not an image, dropped or chosen on the editor, never
+# Run in the page (`demo.launch(js=...)`). A file that is not an image, dropped or chosen on the editor, never
 # reaches the server (the editor's own code fails to load it and shows nothing), so the page says why itself.
+# And the editor names the layers it loads from a value (an example, an added suggestion) "Layer N" (Gradio
+# 6.31 has no option for it): the page shows them as "region N", the names the rest of the page uses.
 EDITOR_FILE_CHECK_JS = """() => {
   const message = %s;
   const isImage = (f) => f.type ? f.type.startsWith("image/") : /\\.(png|jpe?g|webp|gif|bmp|tiff?)$/i.test(f.name);
@@ -77,6 +79,22 @@ EDITOR_FILE_CHECK_JS = """() => {
   };
   document.addEventListener("change", (e) => check(e.target, e.target.files), true);
   document.addEventListener("drop", (e) => check(e.target, e.dataTransfer && e.dataTransfer.files), true);
+  const rename = (node) => {
+    const found = /^Layer ([0-9]+)$/.exec(node.data.trim());
+    if (found && node.parentElement && node.parentElement.closest("#editor")) node.data = `region ${found[1]}`;
+  };
+  new MutationObserver((changes) => {
+    for (const change of changes) {
+      if (change.type === "characterData") rename(change.target);
+      for (const added of change.addedNodes || []) {
+        if (added.nodeType === Node.TEXT_NODE) rename(added);
+        else if (added.nodeType === Node.ELEMENT_NODE) {
+          const walker = document.createTreeWalker(added, NodeFilter.SHOW_TEXT);
+          while (walker.nextNode()) rename(walker.currentNode);
+        }
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
 }""" % json.dumps(UNREADABLE_PHOTO[0].upper() + UNREADABLE_PHOTO[1:] + ".")
 MODES = [MODE_REGIONS, MODE_WHOLE]
 

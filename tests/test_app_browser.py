@@ -154,6 +154,9 @@ def test_an_example_runs_with_one_click(served, page):
     out = np.asarray(Image.open(BytesIO(page.request.get(result.get_attribute("src")).body())).convert("RGB"))
     expected = logic.stylize_handler(**example_inputs(load_app().EXAMPLE_ROWS[0]))
     assert np.array_equal(out, expected)
+    # the editor names the layers it loaded "Layer N"; the page shows the region names
+    layer_names = page.locator("#editor").inner_text()
+    assert "region 1" in layer_names and "Layer" not in layer_names
 
 
 def test_a_file_that_is_not_an_image_gets_the_projects_message(served, page, tmp_path):
