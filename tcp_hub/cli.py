@@ -140,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p):
         p.add_argument("--model", default=DEFAULT_MODEL,
                        help=f"folder, Hub repo id or bundled name (default: {DEFAULT_MODEL})")
-        p.add_argument("--resolution", type=int, default=256,
-                       help="work at this longest side, result scaled back (0: the image's own size)")
+        p.add_argument("--resolution", type=int, default=None,
+                       help="work at this longest side, result scaled back (default: the model's training size; "
+                            "0: the image's own size)")
         p.add_argument("--max_side", type=int, default=DEFAULT_MAX_SIDE,
                        help=f"refuse images (and mask files) longer than this many px (default {DEFAULT_MAX_SIDE})")
         p.add_argument("--device", default="cpu")
@@ -234,7 +235,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    args.resolution = args.resolution or None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)

@@ -60,16 +60,20 @@ def _check_number(name: str, value, low: float, high: float, meaning: str = "") 
     return number
 
 
-def check_resolution(resolution, max_side: int) -> Optional[int]:
-    """``None``, or the working size as an int from `MIN_RESOLUTION` to ``max_side``; else an `InputError`."""
+def check_resolution(resolution, max_side: int, default: Optional[int] = None) -> Optional[int]:
+    """The working size: an int from `MIN_RESOLUTION` to ``max_side``, or ``None`` for the image's own size.
+
+    ``resolution`` ``None`` gives ``default`` (the model's training size, where it records one); 0 the
+    image's own size; anything else must be a whole number in range, else an `InputError`.
+    """
     if resolution is None:
-        return None
+        return None if default is None else min(int(default), max_side)
     whole = isinstance(resolution, numbers.Integral) or isinstance(resolution, float) and resolution.is_integer()
-    if isinstance(resolution, bool) or not whole or not MIN_RESOLUTION <= resolution <= max_side:
+    if isinstance(resolution, bool) or not whole or not (resolution == 0 or MIN_RESOLUTION <= resolution <= max_side):
         raise InputError(f"resolution is {resolution!r}; the working size must be a whole number of pixels from "
-                         f"{MIN_RESOLUTION} to {max_side} (the limit max_side / --max_side), or None (Python) / 0 "
-                         "(command line) for the image's own size")
-    return int(resolution)
+                         f"{MIN_RESOLUTION} to {max_side} (the limit max_side / --max_side), 0 for the image's own "
+                         "size, or None for the model's training size")
+    return int(resolution) or None
 
 
 def _check_finite(name: str, x: torch.Tensor) -> None:
@@ -224,7 +228,7 @@ class TCPPipeline(DiffusionPipeline):
         ``resolution``, ``max_side`` and ``resize_mask`` mean what they do in `__call__`; ``style_mask``
         pools the style code over the painted part of the image only (see ``style_mask`` in `__call__`).
         """
-        resolution = check_resolution(resolution, max_side)
+        resolution = check_resolution(resolution, max_side, self.encoder.config.get("sample_size"))
         x, working, original, _ = self._model_input(image, "image", resolution, max_side)
         codes = self.encoder(x, self._style_weights(style_mask, 0, working, original, resize_mask, max_side))
         return codes.content, codes.style
@@ -282,9 +286,12 @@ class TCPPipeline(DiffusionPipeline):
                 (with a warning) unless ``resize_mask=False``.
             strength: 0..1 per style: how far each region's style code moves to its reference.
             feather: Gaussian blur (px, at the working size, 0 to `MAX_FEATHER` = 64) softening mask edges.
-            resolution: work at this longest side (e.g. the model's training size; an int from
-                `MIN_RESOLUTION` = 16 to ``max_side``) and scale the result back to the input's size;
-                ``None`` works at the input's own size.
+            resolution: work at this longest side (an int from `MIN_RESOLUTION` = 16 to ``max_side``) and
+                scale the result back to the input's size. ``None`` (default): the model's training size
+                (``encoder.config.sample_size``, 256 px for tcp-scenes; the input's own size for a model that
+                does not record it); 0: the input's own size. On whole photos the training size keeps more
+                of the content's edges and detail than working at 1024 px, 25x faster, while moving less
+                colour (benchmarks/working_size.py, figures in benchmarks/RESULTS.md).
             max_side: refuse inputs (images and mask files) whose longest side exceeds this many pixels;
                 files are checked before they are decoded.
             seed: ``None`` (default): no per-pixel noise (measured: noise adds speckle and loses edges,
@@ -334,7 +341,7 @@ class TCPPipeline(DiffusionPipeline):
         feather = _check_number("feather", feather, 0.0, MAX_FEATHER, " px")
         detail = _check_number("detail", detail, 0.0, 1.0, " (0: the generator's output, 1: all of the photo's "
                                                              "fine detail)")
-        resolution = check_resolution(resolution, max_side)
+        resolution = check_resolution(resolution, max_side, self.encoder.config.get("sample_size"))
 
         x, (h, w), original, photo = self._model_input(content, "content image", resolution, max_side,
                                                           full_size=True)
@@ -388,7 +395,7 @@ class TCPPipeline(DiffusionPipeline):
             ``[H, W]`` uint8 (0 / 255) for ``"np"``.
         """
         threshold = _check_number("threshold", threshold, -1.0, 1.0, " (cosine similarity of content codes)")
-        resolution = check_resolution(resolution, max_side)
+        resolution = check_resolution(resolution, max_side, self.encoder.config.get("sample_size"))
         x, (h, w), (height, width), _ = self._model_input(image, "image", resolution, max_side)
         if x.shape[0] != 1:
             raise InputError("suggest_region takes one image, not a batch")
@@ -459,7 +466,7 @@ class TCPPipeline(DiffusionPipeline):
         feather = _check_number("feather", feather, 0.0, MAX_FEATHER, " px")
         detail = _check_number("detail", detail, 0.0, 1.0, " (0: the generator's output, 1: all of the source's "
                                                              "fine detail)")
-        resolution = check_resolution(resolution, max_side)
+        resolution = check_resolution(resolution, max_side, self.encoder.config.get("sample_size"))
         x, (h, w), original, photo = self._model_input(image, "image", resolution, max_side, full_size=True)
         if x.shape[0] != 1:
             raise InputError("paste_content takes one image, not a batch")

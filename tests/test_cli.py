@@ -14,6 +14,7 @@ from tcp_hub.cli import main
 
 @pytest.fixture
 def model_dir(tmp_path, tiny_pipe):
+    tiny_pipe.encoder.register_to_config(sample_size=256)  # trained at 256 px: the default working size
     tiny_pipe.save_pretrained(tmp_path / "model")
     return str(tmp_path / "model")
 

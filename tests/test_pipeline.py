@@ -426,3 +426,15 @@ def test_style_mask_alpha_file_is_the_painted_part(tiny_pipe, photo, tmp_path):
     from_file = run(tiny_pipe, photo, ref, style_mask=str(tmp_path / "style_mask.png"))
     np.testing.assert_allclose(from_file, run(tiny_pipe, photo, ref, style_mask=half), atol=1e-6)
     assert np.abs(from_file - run(tiny_pipe, photo, ref)).max() > 1e-3
+
+
+def test_the_default_working_size_is_the_models_training_size(tiny_pipe, photo, reference):
+    tiny_pipe.encoder.register_to_config(sample_size=32)  # as the trainer records it
+    default = run(tiny_pipe, photo, reference)
+    assert default.shape == (50, 70, 3)
+    assert np.array_equal(default, run(tiny_pipe, photo, reference, resolution=32))
+    own = run(tiny_pipe, photo, reference, resolution=0)  # 0: the photo's own size
+    assert not np.array_equal(default, own)
+    tiny_pipe.encoder.register_to_config(sample_size=None)  # a model that does not record it
+    assert np.array_equal(run(tiny_pipe, photo, reference), own)
+

@@ -51,6 +51,7 @@ def test_script_writes_loadable_pipeline_discriminators_card_samples_and_prunes_
                "--checkpoints_total_limit", 2, "--sample_steps", 2, "--num_samples", 4, "--holdout", 8,
                "--use_ema", "--ema_decay", 0.5)
     pipe = TCPPipeline.from_pretrained(out)
+    assert pipe.encoder.config.sample_size == 32  # the training resolution: the pipeline's default working size
     content = torch.rand(1, 3, 32, 32)
     edited = pipe(content, style=torch.rand(1, 3, 32, 32), output_type="pt").images
     assert edited.shape == (1, 3, 32, 32) and torch.isfinite(edited).all()

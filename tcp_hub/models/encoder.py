@@ -41,6 +41,8 @@ class TCPEncoder(ModelMixin, ConfigMixin):
         padding_mode: ``"zeros"`` or ``"reflect"`` (border mirrored) for the trunk's 3x3 convs.
         style_padding: padding of the style head's stride-2 convs (1 keeps small inputs working;
             the official SwAE uses 0, so its trunk must be at least 7 positions a side).
+        sample_size: the image size (px) the model was trained at, which `TCPPipeline` works at by default
+            (diffusers' name for it); ``None``: not recorded (the pipeline then works at the image's own size).
 
     The official Swapping Autoencoder's encoder is ``blur_taps=(1, 2, 1), padding_mode="reflect",
     style_padding=0`` (the full preset); the defaults are those of models trained before.
@@ -61,6 +63,7 @@ class TCPEncoder(ModelMixin, ConfigMixin):
         blur_taps: Sequence[int] = (1, 3, 3, 1),
         padding_mode: str = "zeros",
         style_padding: int = 1,
+        sample_size: Optional[int] = None,
     ):
         super().__init__()
         self.from_rgb = ConvLayer(3, stem_channels, 1)

@@ -190,6 +190,7 @@ def _train(args, acc: Accelerator) -> Path:
         initialised = ""
     else:
         models, initialised = initial_models(args)
+    models[0].register_to_config(sample_size=args.resolution)  # the pipeline's default working size
     trainer = TCPTrainer(*models, TrainerConfig.from_args(args), acc, speed=SpeedConfig.from_args(args))
     register_hooks(trainer)
     batches = make_batch_source(args, acc, dataset, train_set)
