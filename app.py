@@ -19,7 +19,7 @@ import torch
 from tcp_hub import app_logic as logic
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
-LAUNCH_OPTIONS = dict(max_file_size=logic.MAX_FILE_SIZE, js=logic.EDITOR_FILE_CHECK_JS)
+LAUNCH_OPTIONS = dict(max_file_size=logic.MAX_FILE_SIZE, js=logic.PAGE_JS)
 
 
 def _examples(defaults: dict):
@@ -62,7 +62,7 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
                 eraser=gr.Eraser(),
                 layers=gr.LayerOptions(layers=list(logic.REGION_NAMES), allow_additional_layers=False),
             )
-            gr.HTML("", elem_id="editor-message")  # filled by logic.EDITOR_FILE_CHECK_JS in the page
+            gr.HTML("", elem_id="editor-message")  # filled by logic.PAGE_JS in the page
         with gr.Column():
             output = logic.ResultImage(label="Result", type="numpy", format="png", interactive=False,
                                        buttons=["download", "fullscreen"], elem_id="result")

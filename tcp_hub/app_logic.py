@@ -66,7 +66,7 @@ UNREADABLE_PHOTO = "the content photo could not be read as an image: upload a PN
 # reaches the server (the editor's own code fails to load it and shows nothing), so the page says why itself.
 # And the editor names the layers it loads from a value (an example, an added suggestion) "Layer N" (Gradio
 # 6.31 has no option for it): the page shows them as "region N", the names the rest of the page uses.
-EDITOR_FILE_CHECK_JS = """() => {
+PAGE_JS = """() => {
   const message = %s;
   const isImage = (f) => f.type ? f.type.startsWith("image/") : /\\.(png|jpe?g|webp|gif|bmp|tiff?)$/i.test(f.name);
   const show = (text) => {

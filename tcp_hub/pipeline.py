@@ -470,7 +470,8 @@ class TCPPipeline(DiffusionPipeline):
         x, (h, w), original, photo = self._model_input(image, "image", resolution, max_side, full_size=True)
         if x.shape[0] != 1:
             raise InputError("paste_content takes one image, not a batch")
-        painted = fit_mask(load_mask(mask, max_side=max_side, name="mask"), original, resize_mask=resize_mask)
+        painted = fit_mask(load_mask(mask, max_side=max_side, name="mask"), original, resize_mask=resize_mask,
+                           name="mask")
         if not (painted > 0).any():
             warnings.warn("the mask has no painted pixel: nothing to paste; the image is returned unchanged",
                           stacklevel=2)
