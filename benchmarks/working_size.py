@@ -4,12 +4,17 @@ of the Lab colour distance to the reference removed, sharpness against the conte
 
     python benchmarks/working_size.py --images ../shared/data --list configs/scenes256-holdout.txt [--count 12]
 
-Each photo (longest side capped at 1024 px, the pipeline's default limit) is swapped with the next one's style.
+Each photo (longest side capped at 1024 px, the limit at the photo's own size) is swapped with the next one's
+style. ``--phone`` then times one swap of the first photo enlarged to 4032 x 3024 (a 12-megapixel phone photo)
+at the default working size, with the process's peak memory.
 """
 
 import argparse
+import resource
 import statistics
 import time
+
+from PIL import Image
 
 
 from tcp_hub.evaluation import colour_transfer_gain, edge_agreement
@@ -25,6 +30,7 @@ def main():
     p.add_argument("--list", required=True)
     p.add_argument("--count", type=int, default=12)
     p.add_argument("--sizes", default="0,256,384", help="working sizes (0: the photo's own size)")
+    p.add_argument("--phone", action="store_true", help="also time a 4032 x 3024 photo at the default size")
     args = p.parse_args()
     names = [line.strip() for line in open(args.list) if line.strip() and not line.startswith("#")][:args.count]
     photos = []
@@ -48,6 +54,13 @@ def main():
             rows["sharpness"].append(float(laplacian_variance(out)[0] / laplacian_variance(content)[0]))
         summary = ", ".join(f"{k} {statistics.median(v):.3f}" for k, v in rows.items())
         print(f"working size {size or 'own'}: median over {len(photos)} photos: {summary}", flush=True)
+    if args.phone:
+        phone = photos[0].resize((4032, 3024), Image.Resampling.BICUBIC)
+        start = time.perf_counter()
+        pipe(phone, style=photos[1])
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB -> GiB (Linux)
+        print(f"4032 x 3024 photo at the default working size: {time.perf_counter() - start:.2f} s, "
+              f"peak memory of the process {peak:.2f} GiB")
 
 
 if __name__ == "__main__":

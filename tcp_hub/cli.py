@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from .errors import InputError
-from .image_io import DEFAULT_MAX_SIDE
+from .image_io import DEFAULT_MAX_SIDE, DEFAULT_MAX_SIDE_RESIZED
 from .pipeline import DEFAULT_DETAIL, DEFAULT_MODEL
 
 
@@ -143,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--resolution", type=int, default=None,
                        help="work at this longest side, result scaled back (default: the model's training size; "
                             "0: the image's own size)")
-        p.add_argument("--max_side", type=int, default=DEFAULT_MAX_SIDE,
-                       help=f"refuse images (and mask files) longer than this many px (default {DEFAULT_MAX_SIDE})")
+        p.add_argument("--max_side", type=int, default=None,
+                       help=f"refuse images (and mask files) longer than this many px (default "
+                            f"{DEFAULT_MAX_SIDE_RESIZED} at a set working size, {DEFAULT_MAX_SIDE} at the image's own)")
         p.add_argument("--device", default="cpu")
         p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
 

@@ -18,7 +18,11 @@ from .errors import ImageTooLarge, InputError
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
 
+# Longest input side accepted by default: when the work happens at the image's own size (memory grows with it),
+# and when it happens at a set working size (the model's training size by default: only the final blends and
+# resizes touch the full-size image, so a 12-megapixel phone photo fits; figures in benchmarks/RESULTS.md).
 DEFAULT_MAX_SIDE = 1024
+DEFAULT_MAX_SIDE_RESIZED = 4096
 
 
 def open_image_file(path: Union[str, os.PathLike], what: str = "image", max_side: Optional[int] = None) -> Image.Image:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from .content_paste import coverage_on_grid, offset_in_cells, paste_codes, shift_cells
 from .errors import InputError
-from .image_io import (DEFAULT_MAX_SIDE, ImageInput, check_size, gaussian_blur, load_image,
+from .image_io import (DEFAULT_MAX_SIDE, DEFAULT_MAX_SIDE_RESIZED, ImageInput, check_size, gaussian_blur, load_image,
                        pad_to_multiple, pil_to_tensor, resize_longest_side, resize_tensor, tensor_to_output)
 from .masks import (MaskInput, connected_to, feather as feather_mask, fit_mask, generator_weights, grow, load_mask,
                     prepare_style_mask, resample_mask)
@@ -176,6 +176,18 @@ class TCPPipeline(DiffusionPipeline):
         return cls(encoder=encoder.eval(), generator=generator.eval())
 
     # ---- codes ---------------------------------------------------------------------------------
+    def _sizes(self, resolution, max_side: Optional[int]) -> Tuple[Optional[int], int]:
+        """The working size (``None``: the image's own) and the longest input side accepted.
+
+        ``resolution`` as in `__call__` (``None``: the model's ``sample_size``). ``max_side`` ``None`` accepts
+        `DEFAULT_MAX_SIDE_RESIZED` (4096) px when the work happens at a set size, `DEFAULT_MAX_SIDE` (1024) at
+        the image's own size; a set working size may be at most ``max_side``, or 1024 when it is ``None``.
+        """
+        working = check_resolution(resolution, max_side or DEFAULT_MAX_SIDE, self.encoder.config.get("sample_size"))
+        if max_side is None:
+            max_side = DEFAULT_MAX_SIDE if working is None else DEFAULT_MAX_SIDE_RESIZED
+        return working, max_side
+
     @property
     def _multiple(self) -> int:
         return self.encoder.downsample_factor
@@ -219,7 +231,7 @@ class TCPPipeline(DiffusionPipeline):
         return m.to(self.device, self.encoder.dtype)
 
     @torch.no_grad()
-    def encode(self, image: ImageInput, resolution: Optional[int] = None, max_side: int = DEFAULT_MAX_SIDE,
+    def encode(self, image: ImageInput, resolution: Optional[int] = None, max_side: Optional[int] = None,
                style_mask: Optional[MaskInput] = None, resize_mask: bool = True
                ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Image -> ``(content [B, C, H/16, W/16], style [B, D])``.
@@ -228,7 +240,7 @@ class TCPPipeline(DiffusionPipeline):
         ``resolution``, ``max_side`` and ``resize_mask`` mean what they do in `__call__`; ``style_mask``
         pools the style code over the painted part of the image only (see ``style_mask`` in `__call__`).
         """
-        resolution = check_resolution(resolution, max_side, self.encoder.config.get("sample_size"))
+        resolution, max_side = self._sizes(resolution, max_side)
         x, working, original, _ = self._model_input(image, "image", resolution, max_side)
         codes = self.encoder(x, self._style_weights(style_mask, 0, working, original, resize_mask, max_side))
         return codes.content, codes.style
@@ -267,7 +279,7 @@ class TCPPipeline(DiffusionPipeline):
         feather: float = 0.0,
         resize_mask: bool = True,
         resolution: Optional[int] = None,
-        max_side: int = DEFAULT_MAX_SIDE,
+        max_side: Optional[int] = None,
         seed: Optional[int] = None,
         keep_unedited: bool = True,
         detail: float = DEFAULT_DETAIL,
@@ -293,7 +305,8 @@ class TCPPipeline(DiffusionPipeline):
                 of the content's edges and detail than working at 1024 px, 25x faster, while moving less
                 colour (benchmarks/working_size.py, figures in benchmarks/RESULTS.md).
             max_side: refuse inputs (images and mask files) whose longest side exceeds this many pixels;
-                files are checked before they are decoded.
+                files are checked before they are decoded. ``None`` (default): 4096 when working at a set
+                size (the default; a 12-megapixel phone photo fits), 1024 at the image's own size.
             seed: ``None`` (default): no per-pixel noise (measured: noise adds speckle and loses edges,
                 benchmarks/RESULTS.md); an integer adds the generator's noise drawn from that seed, so equal
                 inputs and seed give equal outputs. The output is deterministic either way.
@@ -341,7 +354,7 @@ class TCPPipeline(DiffusionPipeline):
         feather = _check_number("feather", feather, 0.0, MAX_FEATHER, " px")
         detail = _check_number("detail", detail, 0.0, 1.0, " (0: the generator's output, 1: all of the photo's "
                                                              "fine detail)")
-        resolution = check_resolution(resolution, max_side, self.encoder.config.get("sample_size"))
+        resolution, max_side = self._sizes(resolution, max_side)
 
         x, (h, w), original, photo = self._model_input(content, "content image", resolution, max_side,
                                                           full_size=True)
@@ -381,7 +394,7 @@ class TCPPipeline(DiffusionPipeline):
     # ---- region suggestion and content moves -----------------------------------------------------
     @torch.no_grad()
     def suggest_region(self, image: ImageInput, point: Tuple[float, float], threshold: float = 0.8,
-                       connected: bool = True, resolution: Optional[int] = None, max_side: int = DEFAULT_MAX_SIDE,
+                       connected: bool = True, resolution: Optional[int] = None, max_side: Optional[int] = None,
                        output_type: str = "pil"):
         """Propose the region of ``image`` whose content resembles the pixel ``point = (x, y)``.
 
@@ -395,7 +408,7 @@ class TCPPipeline(DiffusionPipeline):
             ``[H, W]`` uint8 (0 / 255) for ``"np"``.
         """
         threshold = _check_number("threshold", threshold, -1.0, 1.0, " (cosine similarity of content codes)")
-        resolution = check_resolution(resolution, max_side, self.encoder.config.get("sample_size"))
+        resolution, max_side = self._sizes(resolution, max_side)
         x, (h, w), (height, width), _ = self._model_input(image, "image", resolution, max_side)
         if x.shape[0] != 1:
             raise InputError("suggest_region takes one image, not a batch")
@@ -430,7 +443,7 @@ class TCPPipeline(DiffusionPipeline):
         feather: float = 0.0,
         resize_mask: bool = True,
         resolution: Optional[int] = None,
-        max_side: int = DEFAULT_MAX_SIDE,
+        max_side: Optional[int] = None,
         seed: Optional[int] = None,
         keep_unedited: bool = True,
         detail: float = DEFAULT_DETAIL,
@@ -466,7 +479,7 @@ class TCPPipeline(DiffusionPipeline):
         feather = _check_number("feather", feather, 0.0, MAX_FEATHER, " px")
         detail = _check_number("detail", detail, 0.0, 1.0, " (0: the generator's output, 1: all of the source's "
                                                              "fine detail)")
-        resolution = check_resolution(resolution, max_side, self.encoder.config.get("sample_size"))
+        resolution, max_side = self._sizes(resolution, max_side)
         x, (h, w), original, photo = self._model_input(image, "image", resolution, max_side, full_size=True)
         if x.shape[0] != 1:
             raise InputError("paste_content takes one image, not a batch")

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tcp_hub import InputError, TCPPipeline
+from tcp_hub import ImageTooLarge, InputError, TCPPipeline
 from tcp_hub.image_io import gaussian_blur, pad_to_multiple
 from tcp_hub.masks import region_weights
 from tcp_hub.pipeline import DETAIL_SIGMA, KEEP_MARGIN
@@ -438,3 +438,16 @@ def test_the_default_working_size_is_the_models_training_size(tiny_pipe, photo, 
     tiny_pipe.encoder.register_to_config(sample_size=None)  # a model that does not record it
     assert np.array_equal(run(tiny_pipe, photo, reference), own)
 
+
+
+def test_large_photos_are_accepted_when_the_work_happens_at_the_training_size(tiny_pipe, reference):
+    wide = np.zeros((40, 2000, 3), np.uint8)  # a long side over 1024 px
+    with pytest.raises(ImageTooLarge, match="at most 1024 px"):  # own size: the working size would be 2000 px
+        tiny_pipe(wide, reference)
+    tiny_pipe.encoder.register_to_config(sample_size=32)
+    assert tiny_pipe(wide, reference).images[0].size == (2000, 40)  # worked at 32 px, returned at 2000
+    with pytest.raises(ImageTooLarge, match="at most 1024 px"):
+        tiny_pipe(wide, reference, resolution=0)
+    with pytest.raises(ImageTooLarge, match="at most 4096 px"):
+        tiny_pipe(np.zeros((8, 4100, 3), np.uint8), reference)
+    assert tiny_pipe(wide, reference, resolution=0, max_side=2000).images[0].size == (2000, 40)
