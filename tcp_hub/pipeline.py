@@ -234,7 +234,8 @@ class TCPPipeline(DiffusionPipeline):
     def encode(self, image: ImageInput, resolution: Optional[int] = None, max_side: Optional[int] = None,
                style_mask: Optional[MaskInput] = None, resize_mask: bool = True
                ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Image -> ``(content [B, C, H/16, W/16], style [B, D])``.
+        """Image -> ``(content [B, C, h/16, w/16], style [B, D])``, ``h, w`` the working size (by default the
+        model's training size, e.g. 256 px on the longest side; ``resolution=0``: the image's own).
 
         The content code covers the image padded to multiples of 16 on the right and bottom.
         ``resolution``, ``max_side`` and ``resize_mask`` mean what they do in `__call__`; ``style_mask``
