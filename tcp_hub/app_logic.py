@@ -36,7 +36,7 @@ from .pipeline import load_pipeline as load_any
 
 logger = logging.getLogger(__name__)
 
-WORKING_SIZE = 256  # the model's training size: photos are edited at this longest side, then scaled back
+WORKING_SIZE = 256  # photos are edited at this longest side, then scaled back, for models that record no training size
 MAX_SIDE = 8000  # longest photo side accepted (after the upload size limit)
 NO_NOISE = -1  # the seed box's default: no per-pixel noise (an empty number box sends 0, a valid seed)
 MAX_FILE_SIZE = "20mb"  # per upload; passed to `demo.launch(max_file_size=...)`
@@ -320,7 +320,7 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
     for reference, name in zip(references, REGION_NAMES):
         if reference is not None:
             check_size(reference, MAX_SIDE, f"the style reference for {name}")
-    common = dict(feather=float(feather or 0), resolution=WORKING_SIZE, max_side=MAX_SIDE,
+    common = dict(feather=float(feather or 0), resolution=working_size(pipe), max_side=MAX_SIDE,
                   seed=None if seed is None else int(seed),
                   detail=float(detail), output_type="np")
     if whole_image:
@@ -354,6 +354,13 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
     if show_outlines:
         result = draw_outlines(result, [(i, masks[i]) for i in used])
     return result
+
+
+def working_size(pipe: TCPPipeline) -> int:
+    """The longest side the app edits at: the model's training size (``encoder.config.sample_size``, as
+    the pipeline's default) or, for a model that records none, `WORKING_SIZE` (never the photo's own size,
+    which can be 8000 px here)."""
+    return pipe.encoder.config.get("sample_size") or WORKING_SIZE
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -471,9 +478,9 @@ STYLIZE_DEFAULTS = {name: p.default for name, p in inspect.signature(stylize_han
 def suggest_handler(editor, x, y, threshold, connected, region, model):
     """Click (or the ``/suggest_region`` endpoint) -> (preview ``[H, W, 3]``, mask ``[H, W]`` uint8)."""
     content = editor_background(editor)
-    mask = MODEL_CACHE.get(model).suggest_region(load_image(content, "content photo"), (x, y), threshold,
-                                                 bool(connected), resolution=WORKING_SIZE, max_side=MAX_SIDE,
-                                                 output_type="np")
+    pipe = MODEL_CACHE.get(model)
+    mask = pipe.suggest_region(load_image(content, "content photo"), (x, y), threshold, bool(connected),
+                               resolution=working_size(pipe), max_side=MAX_SIDE, output_type="np")
     return suggestion_preview(content, mask, region_index(region), (x, y)), mask
 
 
@@ -504,7 +511,7 @@ def move_handler(editor, x, y, feather, model, detail=DEFAULT_DETAIL):
     cx, cy = painted_centre(source)
     pipe = MODEL_CACHE.get(model)
     result = pipe.paste_content(load_image(content, "content photo"), source, offset=(float(x) - cx, float(y) - cy),
-                                feather=float(feather or 0), resolution=WORKING_SIZE, max_side=MAX_SIDE,
+                                feather=float(feather or 0), resolution=working_size(pipe), max_side=MAX_SIDE,
                                 detail=DEFAULT_DETAIL if detail is None else detail, output_type="np").images[0]
     return to_uint8(result)
 

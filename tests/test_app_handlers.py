@@ -218,6 +218,19 @@ def test_whole_image_swaps_everywhere_and_ignores_painting(pipe, content):
     assert diff(out, reconstruction(pipe, content)).mean() > CHANGED
 
 
+def test_the_app_edits_at_the_models_recorded_training_size(pipe, content):
+    trained_at_64 = tiny_pipe()
+    trained_at_64.encoder.register_to_config(sample_size=64)
+    logic.MODEL_CACHE.put("trained-at-64", trained_at_64)
+    out = run(editor(content, []), [photo(1)], mode=logic.MODE_WHOLE, model="trained-at-64")
+    at_64 = trained_at_64(content, style=photo(1), resolution=64, seed=0, output_type="np").images[0]
+    at_default = trained_at_64(content, style=photo(1), resolution=logic.WORKING_SIZE, seed=0,
+                               output_type="np").images[0]
+    assert logic.working_size(pipe) == logic.WORKING_SIZE  # records no size: the app's fallback
+    assert diff(out, logic.to_uint8(at_64)).max() <= UNCHANGED
+    assert diff(out, logic.to_uint8(at_default)).mean() > CHANGED
+
+
 def test_same_seed_same_output_other_seed_differs(pipe, content):
     edit = editor(content, [(0, SIZE, 0, 64)])
     a, b = run(edit, [photo(1)], seed=7), run(edit, [photo(1)], seed=7)
