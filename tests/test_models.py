@@ -272,3 +272,10 @@ def test_empty_style_mask_falls_back_to_the_whole_image_with_a_warning(tiny_mode
             masked = encoder(image, style_mask=mask).style
     torch.testing.assert_close(masked[1], whole[1], atol=1e-6, rtol=0)
     assert (masked[0] - whole[0]).abs().max() > 1e-3
+
+
+def test_encoder_output_rebuilt_from_a_dict_keeps_both_codes():
+    # How accelerate's mixed-precision wrapper rebuilds outputs: type(output)(dict(output)).
+    content, style = torch.randn(1, 8, 2, 2), torch.randn(1, 16)
+    rebuilt = EncoderOutput(dict(EncoderOutput(content=content, style=style)))
+    assert rebuilt.content is content and rebuilt.style is style

@@ -21,10 +21,13 @@ class EncoderOutput(BaseOutput):
     Args:
         content: spatial content code ``[B, C, H/16, W/16]`` (``H/8`` with a content stride of 8).
         style: global style vector ``[B, D]``.
+
+    The fields default to ``None`` so that ``EncoderOutput({"content": c, "style": s})`` works:
+    accelerate's mixed-precision wrapper rebuilds a model's output that way.
     """
 
-    content: torch.Tensor
-    style: torch.Tensor
+    content: torch.Tensor = None
+    style: torch.Tensor = None
 
 
 class TCPEncoder(ModelMixin, ConfigMixin):
