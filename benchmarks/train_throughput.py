@@ -188,8 +188,8 @@ def measure(args, precision: str, ablation: str) -> dict:
     checks = {} if args.nan_check_steps is None else {"nan_check_steps": args.nan_check_steps}
     speed = SpeedConfig(channels_last=args.channels_last, compile=args.compile, compile_mode=args.compile_mode,
                         mask_workers=args.mask_workers, **checks)
-    trainer = TCPTrainer(*build_models(args.preset, args.resolution), TrainerConfig(ablation=ablation), accelerator,
-                         speed=speed)
+    config = TrainerConfig(ablation=ablation, perceptual_weight=args.perceptual_weight, diffaugment=args.diffaugment)
+    trainer = TCPTrainer(*build_models(args.preset, args.resolution), config, accelerator, speed=speed)
     timer = PhaseTimer(device)
     trainer.profiler = timer
     images = torch.rand(args.batch_size, 3, args.resolution, args.resolution, device=device) * 2 - 1
@@ -241,6 +241,9 @@ def main(argv=None):
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--steps", type=int, default=32, help="timed iterations (32 = 2 R1 + 2 code-consistency steps)")
     p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--perceptual_weight", type=float, default=0.0,
+                   help="as the trainer's option (the scenes recipe uses 5); its network's forward and backward are timed")
+    p.add_argument("--diffaugment", default="", help="as the trainer's option (the scenes recipe: color,translation,cutout)")
     p.add_argument("--precision", nargs="+", default=["bf16", "fp32"], choices=("bf16", "fp16", "fp32"))
     p.add_argument("--ablation", nargs="+", default=["swae", "tcp"], choices=("swae", "tcp"))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cuda", "cpu"))
@@ -277,6 +280,7 @@ def main(argv=None):
     print(f"{name}: preset {args.preset}, {args.resolution} px, batch {args.batch_size}, {args.steps} steps, "
           f"compile={args.compile} ({args.compile_mode}{', C++ wrapper' if args.cpp_wrapper else ''}), "
           f"channels_last={args.channels_last}, mask workers {args.mask_workers}, "
+          f"perceptual_weight {args.perceptual_weight:g}, diffaugment {args.diffaugment or 'off'}, "
           f"torch {torch.__version__}")
     header = ("| precision | ablation | images/s | it/s | peak GiB | generate | D step | R1 | G step | TCP fwd "
               "| warm-up s |")
