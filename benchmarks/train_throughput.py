@@ -242,8 +242,9 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=32, help="timed iterations (32 = 2 R1 + 2 code-consistency steps)")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--perceptual_weight", type=float, default=0.0,
-                   help="as the trainer's option (the scenes recipe uses 5); its network's forward and backward are timed")
-    p.add_argument("--diffaugment", default="", help="as the trainer's option (the scenes recipe: color,translation,cutout)")
+                   help="as the trainer's option (the scenes recipe uses 5); its network's passes are timed too")
+    p.add_argument("--diffaugment", default="",
+                   help="as the trainer's option (the scenes recipe: color,translation,cutout)")
     p.add_argument("--precision", nargs="+", default=["bf16", "fp32"], choices=("bf16", "fp16", "fp32"))
     p.add_argument("--ablation", nargs="+", default=["swae", "tcp"], choices=("swae", "tcp"))
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cuda", "cpu"))
