@@ -53,10 +53,10 @@ def scenes():
     return torch.stack([data[i] for i in range(BATCH * STEPS)])
 
 
-def train(scenes, compile: bool, ablation: str):
+def train(scenes, compile: bool, ablation: str, **options):
     AcceleratorState._reset_state(reset_partial_state=True)
     torch.manual_seed(0)
-    config = TrainerConfig(ablation=ablation, learning_rate=LEARNING_RATE, **SCHEDULE)
+    config = TrainerConfig(ablation=ablation, learning_rate=LEARNING_RATE, **SCHEDULE, **options)
     trainer = TCPTrainer(*build_models("tiny", RES), config, Accelerator(cpu=True), speed=SpeedConfig(compile=compile))
     limit = torch._dynamo.config.recompile_limit
     losses = [trainer.step(batch) for batch in scenes.split(BATCH)]
@@ -103,6 +103,15 @@ def test_compiled_steps_give_the_eager_losses(scenes, aot_eager, ablation, first
     compiled = train(scenes, compile=True, ablation=ablation)
     assert first_step_terms <= set(compiled[0]) and "d_r1" in compiled[2]
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 4  # something was traced
+    assert not torch._dynamo.utils.counters["graph_break"]
+    assert_same_losses(eager, compiled)
+
+
+def test_compiled_steps_with_the_perceptual_loss_and_diffaugment_give_the_eager_losses(scenes, aot_eager):
+    recipe = dict(perceptual_weight=5.0, diffaugment="color,translation,cutout")
+    eager = train(scenes, compile=False, ablation="tcp", **recipe)
+    compiled = train(scenes, compile=True, ablation="tcp", **recipe)
+    assert "perceptual" in compiled[0]
     assert not torch._dynamo.utils.counters["graph_break"]
     assert_same_losses(eager, compiled)
 
