@@ -76,7 +76,7 @@ def test_script_writes_loadable_pipeline_discriminators_card_samples_and_prunes_
 
 
 def test_resume_from_latest_continues_exactly_like_an_uninterrupted_run(tmp_path):
-    common = ["--checkpointing_steps", 6, "--use_ema"]
+    common = ["--checkpointing_steps", 6, "--use_ema", "--ema_warmup"]  # the warm-up's decay follows the step
     run_script("--output_dir", tmp_path / "straight", "--max_train_steps", 12, *common, checksums=True)
     run_script("--output_dir", tmp_path / "split", "--max_train_steps", 6, *common, checksums=True)
     resumed = run_script("--output_dir", tmp_path / "split", "--max_train_steps", 12, "--resume_from_checkpoint",

@@ -170,6 +170,16 @@ def test_ema_averages_encoder_and_generator_after_each_step(scenes):
     assert set(trainer.ema) == {"encoder", "generator"}
 
 
+def test_ema_warmup_ramps_the_decay_up_with_the_runs_steps(scenes):
+    trainer = make_trainer(use_ema=True, ema_decay=0.75, ema_warmup=True)
+    assert [trainer.ema["generator"].decay_at(n) for n in (0, 1, 10, 26, 1000)] == \
+        pytest.approx([0.1, 2 / 11, 0.55, 0.75, 0.75])
+    start = params(trainer.unwrapped("generator"))
+    trainer.step(scenes[:4])  # the first update: decay 0.1
+    now = params(trainer.unwrapped("generator"))
+    assert torch.allclose(params(trainer.publishable("generator")), 0.1 * start + 0.9 * now, atol=1e-6)
+
+
 def test_non_finite_loss_stops_before_the_update_naming_term_and_step(scenes, monkeypatch):
     trainer = make_trainer()
     trainer.step(scenes[:4])

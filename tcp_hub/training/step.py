@@ -119,8 +119,8 @@ class TCPTrainer:
             self._compile_settings = lambda: torch._dynamo.config.patch(**{limit: _RECOMPILE_LIMIT})
         self.ema: Dict[str, ModelEMA] = {}
         if config.use_ema:
-            self.ema = {"encoder": ModelEMA(self.unwrapped("encoder"), config.ema_decay),
-                        "generator": ModelEMA(self.unwrapped("generator"), config.ema_decay)}
+            self.ema = {name: ModelEMA(self.unwrapped(name), config.ema_decay, config.ema_warmup)
+                        for name in ("encoder", "generator")}
         self.global_step = 0
         self.non_finite = NonFiniteGuard(accelerator, on_device=fused)
         self.patch_size = self.unwrapped("patch_discriminator").config.patch_size
@@ -224,7 +224,7 @@ class TCPTrainer:
                 g_terms = self._generator_step(x, partner, fakes, todo["code_consistency"])
         if acc.sync_gradients:
             for name, ema in self.ema.items():
-                ema.update(self.unwrapped(name))
+                ema.update(self.unwrapped(name), self.global_step)
             self.global_step += 1
             if self.non_finite.on_device and self.global_step % self.speed.nan_check_steps == 0:
                 self.check_finite()
