@@ -7,6 +7,8 @@
 #   bash benchmarks/gpu_scenes_screen.sh start PHOTOS MINUTES [INIT]  # launch every recipe, return at once
 #   bash benchmarks/gpu_scenes_screen.sh wait MINUTES                 # stay busy, then show each run's progress
 #   bash benchmarks/gpu_scenes_screen.sh finish OUT                   # one tar per recipe (pipeline + D's, fp16) + logs
+#   bash benchmarks/gpu_scenes_screen.sh bench                        # the recipe's step rate alone, eager, without and
+#       with channels-last (train_throughput.py; BENCH overrides "--preset small --batch_size 32 --precision bf16")
 # PHOTOS: a folder holding photos/ and photos_more/ (the held-out list's paths are relative to it).
 # INIT: a folder of earlier exports (<name>/) to continue from with --init_from.
 # RECIPES overrides the list below ("name:flags;name:flags"), EXTRA adds flags to every run (CPU smoke runs).
@@ -71,5 +73,10 @@ PY
     tar -cf "$out/$name.tar" -C "$runs/export" "$name"
   done
   ls -la "$out" ;;
-*) echo "usage: $0 solo PHOTOS SECONDS | start PHOTOS MINUTES [INIT] | wait MINUTES | finish OUT" >&2; exit 2 ;;
+bench)
+  t="${PYTHON:-python3} benchmarks/train_throughput.py ${BENCH:---preset small --batch_size 32 --precision bf16} --ablation tcp
+     --perceptual_weight 5 --diffaugment color,translation,cutout --steps ${STEPS:-32} --warmup 3"
+  $t 2>&1 | grep -a -v '^\s*$' | grep -a -v 'it/s]$'
+  echo "with --channels_last:"; $t --channels_last 2>&1 | grep -a '^| [a-z0-9]* | tcp' ;;
+*) echo "usage: $0 solo PHOTOS SECONDS | start PHOTOS MINUTES [INIT] | wait MINUTES | finish OUT | bench" >&2; exit 2 ;;
 esac

@@ -277,6 +277,18 @@ def test_throughput_benchmark_times_the_scenes_recipes_perceptual_loss_and_diffa
     assert len([line for line in result.stdout.splitlines() if line.startswith("| fp32 | tcp")]) == 1
 
 
+def test_the_gpu_screens_bench_command_times_the_recipe_without_and_with_channels_last():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STEPS": "1", "PYTHON": sys.executable,
+           "BENCH": "--preset tiny --resolution 64 --batch_size 2 --precision fp32"}
+    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_scenes_screen.sh"), "bench"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert "perceptual_weight 5, diffaugment color,translation,cutout" in lines[0]
+    rows = [i for i, line in enumerate(lines) if line.startswith("| fp32 | tcp")]
+    assert len(rows) == 2 and lines[rows[1] - 1] == "with --channels_last:"
+
+
 def test_exclude_list_keeps_held_out_photos_out_of_training(tmp_path):
     from tcp_hub.training.loop import make_datasets
 
