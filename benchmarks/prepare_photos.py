@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from tcp_hub.data.folder import find_images
 from tcp_hub.image_io import to_rgb
+from tcp_hub.training.loop import read_exclude_list
 
 
 def main(argv=None):
@@ -31,10 +32,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     source, dest = Path(args.source), Path(args.dest)
     files = find_images(source)
-    if args.exclude_list:
-        excluded = {line.strip() for line in Path(args.exclude_list).read_text().splitlines()
-                    if line.strip() and not line.startswith("#")}
-        files = [f for f in files if f.relative_to(source).as_posix() not in excluded]
+    excluded = set(read_exclude_list(args.exclude_list) or ())
+    files = [f for f in files if f.relative_to(source).as_posix() not in excluded]
     total = 0
     for path in tqdm(files, desc="photos"):
         out = (dest / path.relative_to(source)).with_suffix(".jpg")

@@ -26,7 +26,7 @@ class ModelEMA:
         return min(self.decay, (1 + step) / (10 + step)) if self.warmup else self.decay
 
     @torch.no_grad()
-    def update(self, model: nn.Module, step: int = 0) -> None:
+    def update(self, model: nn.Module, step: int) -> None:
         """Average ``model``'s weights in; ``step``: how many updates this run made before (for ``warmup``)."""
         averaged = list(self.model.parameters())
         current = [p.detach().to(a.dtype) for a, p in zip(averaged, model.parameters())]
