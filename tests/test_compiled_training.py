@@ -63,6 +63,8 @@ def train(scenes, compile: bool, ablation: str, **options):
     assert torch._dynamo.config.recompile_limit == limit  # raised only inside the step
     compiled = [isinstance(net, torch._dynamo.eval_frame.OptimizedModule) for net in trainer.nets.values()]
     assert compiled == [compile] * 4
+    if trainer.perceptual is not None:
+        assert isinstance(trainer.perceptual.features, torch._dynamo.eval_frame.OptimizedModule) == compile
     return losses
 
 

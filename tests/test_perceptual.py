@@ -62,6 +62,22 @@ def test_network_is_pretrained_on_imagenet(loss):
     assert vase.argmax().item() == 883
 
 
+def test_folding_the_batch_norms_keeps_features_logits_and_loss(loss, street):
+    fused = loss.features.fused()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert not any(p.requires_grad for p in fused.parameters()) and not fused.training
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in loss.features.modules())  # a copy was folded
+    x = loss.normalize(street)
+    with torch.no_grad():
+        for a, b in zip(loss.features(x), fused(x)):
+            torch.testing.assert_close(b, a, atol=1e-4 * a.abs().max().item(), rtol=1e-4)
+        torch.testing.assert_close(fused.logits(x), loss.features.logits(x), atol=1e-3, rtol=1e-4)
+    blurred = to_tensor(held_out_photo(STREET).filter(ImageFilter.GaussianBlur(2)))
+    folded = PerceptualLoss(fused)
+    assert folded(blurred, street).item() == pytest.approx(loss(blurred, street).item(), rel=1e-4)
+    assert folded(blurred, street).item() > 0.1
+
+
 def test_identical_images_give_zero(loss, street):
     assert loss(street, street.clone()).item() < 1e-7
 

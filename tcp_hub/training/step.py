@@ -100,8 +100,8 @@ class TCPTrainer:
         # What the step calls: the prepared models, or compiled wrappers sharing their parameters.
         self.nets: Dict[str, nn.Module] = {name: getattr(self, name) for name in _NETWORKS}
         self._compile_settings = contextlib.nullcontext
+        mode = None if speed.compile_mode == "default" else speed.compile_mode
         if speed.compile:
-            mode = None if speed.compile_mode == "default" else speed.compile_mode
             cuda_graphs = mode in ("reduce-overhead", "max-autotune")
             if cuda_graphs and accelerator.gradient_accumulation_steps > 1:
                 # the next replay would overwrite the gradients of the last micro-batch (they are
@@ -130,9 +130,11 @@ class TCPTrainer:
         if config.perceptual_weight > 0:
             from ..perceptual import PerceptualLoss  # needs the 'train' extra's weights
 
-            self.perceptual = PerceptualLoss.from_wheel(device)
+            self.perceptual = PerceptualLoss.from_wheel(device, fuse=True)
             if speed.channels_last:
                 self.perceptual.to(memory_format=torch.channels_last)
+            if speed.compile:  # its eager passes would otherwise be a tenth of a small model's kernel launches
+                self.perceptual.features = torch.compile(self.perceptual.features, dynamic=False, mode=mode)
         # the patch discriminator's crops share colour with their references; translation/cutout would
         # mostly erase a small patch's texture
         self._patch_policy = "color" if "color" in config.diffaugment.split(",") else ""
