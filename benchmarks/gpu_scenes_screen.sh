@@ -27,6 +27,9 @@ launch() {  # name flags minutes photos init
 }
 
 cmd=$1; shift
+if [ "$cmd" != wait ] && ! "${PYTHON:-python3}" -c "import diffusers" 2>/dev/null; then
+  echo "$0 $cmd: diffusers is not importable here; run 'source benchmarks/gpu_setup.sh' first (same call)" >&2; exit 2
+fi
 case "$cmd" in
 solo|start)
   photos=$(realpath "$1"); mkdir -p "$runs"; rm -rf "$work"; mkdir -p "$work"

@@ -503,3 +503,11 @@ def test_bf16_mixed_precision_trains_and_writes_finite_weights(tmp_path):
                       "--mixed_precision", "bf16", "--resolution", "128"]))
     for sub in ("encoder", "generator"):
         assert all(torch.isfinite(t).all() for t in weights(out / sub).values()), sub
+
+
+def test_the_gpu_screen_says_to_set_up_first_when_diffusers_is_missing(tmp_path):
+    (tmp_path / "diffusers.py").write_text("raise ImportError('not installed')\n")  # shadows the real package
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_scenes_screen.sh"), "finish", str(tmp_path)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "source benchmarks/gpu_setup.sh" in result.stderr
