@@ -150,3 +150,13 @@ def test_inductor_compiled_steps_give_the_eager_losses(scenes):
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 4
     assert not torch._dynamo.utils.counters["graph_break"]
     assert_same_losses(eager, compiled)
+
+
+@pytest.mark.inductor
+def test_inductor_compiled_steps_with_the_perceptual_loss_and_diffaugment_give_the_eager_losses(scenes):
+    recipe = dict(perceptual_weight=5.0, diffaugment="color,translation,cutout")
+    eager = train(scenes, compile=False, ablation="tcp", **recipe)
+    compiled = train(scenes, compile=True, ablation="tcp", **recipe)
+    assert "perceptual" in compiled[0]
+    assert not torch._dynamo.utils.counters["graph_break"]
+    assert_same_losses(eager, compiled)
