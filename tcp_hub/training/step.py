@@ -133,7 +133,7 @@ class TCPTrainer:
             self.perceptual = PerceptualLoss.from_wheel(device, fuse=True)
             if speed.channels_last:
                 self.perceptual.to(memory_format=torch.channels_last)
-            if speed.compile:  # its eager passes would otherwise be a tenth of a small model's kernel launches
+            if speed.compile:  # eager, its passes are 7 % of the recipe's operators (benchmarks/operator_count.py)
                 self.perceptual.features = torch.compile(self.perceptual.features, dynamic=False, mode=mode)
         # the patch discriminator's crops share colour with their references; translation/cutout would
         # mostly erase a small patch's texture
