@@ -109,13 +109,18 @@ def test_compiled_steps_give_the_eager_losses(scenes, aot_eager, ablation, first
     assert_same_losses(eager, compiled)
 
 
-def test_compiled_steps_with_the_perceptual_loss_and_diffaugment_give_the_eager_losses(scenes, aot_eager):
+def check_the_scenes_recipe_compiles_to_the_eager_losses(scenes):
+    """The scenes model's recipe (perceptual loss and DiffAugment), compiled with whatever torch.compile is now."""
     recipe = dict(perceptual_weight=5.0, diffaugment="color,translation,cutout")
     eager = train(scenes, compile=False, ablation="tcp", **recipe)
     compiled = train(scenes, compile=True, ablation="tcp", **recipe)
     assert "perceptual" in compiled[0]
     assert not torch._dynamo.utils.counters["graph_break"]
     assert_same_losses(eager, compiled)
+
+
+def test_compiled_steps_with_the_perceptual_loss_and_diffaugment_give_the_eager_losses(scenes, aot_eager):
+    check_the_scenes_recipe_compiles_to_the_eager_losses(scenes)
 
 
 def test_compile_mode_reaches_torch_compile_and_each_iteration_starts_a_cuda_graph_step(scenes, monkeypatch):
@@ -154,9 +159,4 @@ def test_inductor_compiled_steps_give_the_eager_losses(scenes):
 
 @pytest.mark.inductor
 def test_inductor_compiled_steps_with_the_perceptual_loss_and_diffaugment_give_the_eager_losses(scenes):
-    recipe = dict(perceptual_weight=5.0, diffaugment="color,translation,cutout")
-    eager = train(scenes, compile=False, ablation="tcp", **recipe)
-    compiled = train(scenes, compile=True, ablation="tcp", **recipe)
-    assert "perceptual" in compiled[0]
-    assert not torch._dynamo.utils.counters["graph_break"]
-    assert_same_losses(eager, compiled)
+    check_the_scenes_recipe_compiles_to_the_eager_losses(scenes)
