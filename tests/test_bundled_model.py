@@ -52,6 +52,10 @@ def test_bundled_config_matches_its_card(pipe):
     params = sum(p.numel() for m in (pipe.encoder, pipe.generator) for p in m.parameters())
     assert f"{params / 1e6:.2f} M parameters" in card
     assert f"style vector of {pipe.encoder.config.style_dim}" in card
+    with torch.no_grad():
+        content = pipe.encoder(torch.zeros(1, 3, 256, 256, dtype=pipe.encoder.dtype)).content
+    channels, height, width = content.shape[1:]
+    assert f"{channels} x {height} x {width} = {content[0].numel():,} numbers" in card
     assert "256 x 256 px" in card and "`small` preset" in card
     held_out = [line.strip() for line in (ROOT / "configs" / "scenes256-holdout.txt").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
