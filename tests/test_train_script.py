@@ -371,10 +371,42 @@ def test_init_from_is_not_loaded_when_resuming(tmp_path):
     assert json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
 
 
+def test_resuming_builds_the_checkpoints_networks_whatever_the_flags(tmp_path):
+    out = tmp_path / "run"
+    train(parse_args([*TINY, "--output_dir", str(out), "--max_train_steps", "1", "--checkpointing_steps", "1",
+                      "--content_stride", "8"]))
+    AcceleratorState._reset_state(reset_partial_state=True)
+    # resumed without --content_stride: the checkpoint's encoder (stride 8), not the preset's (16)
+    train(parse_args([*TINY, "--output_dir", str(out), "--max_train_steps", "2", "--checkpointing_steps", "1",
+                      "--resume_from_checkpoint", "latest"]))
+    assert json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
+    assert TCPPipeline.from_pretrained(str(out)).encoder.downsample_factor == 8
+
+
 def test_init_from_a_model_of_another_size_is_refused_with_the_preset_named(tmp_path):
     with pytest.raises(InputError, match="does not fit --preset tiny"):
         train(parse_args([*TINY, "--output_dir", str(tmp_path / "run"), "--max_train_steps", "1",
                           "--init_from", "tcp-scenes"]))
+
+
+def test_init_from_keeps_that_models_content_code_shape_unless_told_otherwise():
+    from tcp_hub.models import build_models
+    from tcp_hub.training.loop import initial_models
+
+    bundled = TCPPipeline.from_pretrained("tcp-scenes").encoder
+    preset_encoder = build_models("small")[0]
+    # the bundled model's content code is not the small preset's: --init_from alone must pick it up
+    assert (bundled.downsample_factor, bundled.config.content_channels) != \
+        (preset_encoder.downsample_factor, preset_encoder.config.content_channels)
+    base = ["--dataset", "synthetic", "--preset", "small", "--init_from", "tcp-scenes"]
+    (encoder, generator, _, _), said = initial_models(parse_args(base))
+    assert (encoder.downsample_factor, encoder.config.content_channels) == \
+        (bundled.downsample_factor, bundled.config.content_channels)
+    assert torch.equal(encoder.state_dict()["content_head.1.0.weight"].float(),
+                       bundled.state_dict()["content_head.1.0.weight"].float())
+    assert "encoder, generator and discriminators" in said
+    with pytest.raises(InputError, match="does not fit --preset small"):
+        initial_models(parse_args([*base, "--content_stride", str(preset_encoder.downsample_factor)]))
 
 
 @pytest.mark.parametrize("with_discriminators", [True, False])

@@ -157,9 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="model size (default full; with --init_from, default: that model's own architecture, "
                           "e.g. a converted official Swapping Autoencoder)")
     run.add_argument("--content_stride", type=int, default=None, choices=(8, 16),
-                     help="content code at H/8 or H/16 (the preset's default, 16): 8 keeps more detail")
+                     help="content code at H/8 or H/16 (default: --init_from's, else the preset's 16): 8 keeps "
+                          "more detail")
     run.add_argument("--content_channels", type=int, default=None,
-                     help="channels of the content code (default: the preset's, 8)")
+                     help="channels of the content code (default: --init_from's, else the preset's 8)")
     run.add_argument("--train_batch_size", type=int, default=16, help="images per process per step (even)")
     run.add_argument("--max_train_steps", type=int, default=100_000, help="optimiser steps")
     run.add_argument("--max_train_minutes", type=float, default=None,
@@ -174,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--init_from", default=None,
                      help="start a new run from a trained model's weights (bundled name, pipeline or output "
                           "folder, Hub id): encoder and generator, and the discriminators when the folder has "
-                          "them; optimiser state and step count start fresh. Ignored when resuming")
+                          "them; optimiser state and step count start fresh. Ignored when resuming (a checkpoint "
+                          "keeps its own networks)")
     run.add_argument("--report_to", default="tensorboard", choices=("tensorboard", "none"))
     run.add_argument("--logging_dir", default="logs", help="TensorBoard folder, relative to output_dir")
     run.add_argument("--logging_steps", type=int, default=10, help="log losses every N steps")

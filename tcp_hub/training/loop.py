@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from .. import hub
 from ..data import build_dataset
 from ..errors import InputError
-from ..models import PRESETS, TCPDiscriminator, TCPPatchDiscriminator, build_models
+from ..models import PRESETS, TCPDiscriminator, TCPEncoder, TCPGenerator, TCPPatchDiscriminator, build_models
 from ..pipeline import TCPPipeline, load_pipeline, resolve_model_path
 from .batches import make_batch_source
 from .checkpointing import load_checkpoint, prepare_output_dir, register_hooks, resolve_checkpoint, save_checkpoint
@@ -87,9 +87,15 @@ def read_exclude_list(path) -> Optional[List[str]]:
 def fresh_models(args):
     """Fresh (E, G, D, Dpatch) of ``--preset`` (default full). With ``--init_from`` and no ``--preset``, of
     that model's own architecture (e.g. a converted official model, whatever its widths): its encoder's
-    and generator's configs, its discriminators' where it has them, else the full preset's."""
-    if args.preset is not None or not args.init_from:
+    and generator's configs, its discriminators' where it has them, else the full preset's. With both, the
+    content code's shape is ``--init_from``'s unless ``--content_stride`` / ``--content_channels`` are given."""
+    if not args.init_from:
         return build_models(args.preset or "full", args.resolution, args.content_stride, args.content_channels)
+    if args.preset is not None:
+        stride, channels = _content_code_shape(load_pipeline(args.init_from).encoder)
+        return build_models(args.preset, args.resolution,
+                            args.content_stride if args.content_stride is not None else stride,
+                            args.content_channels if args.content_channels is not None else channels)
     if args.content_stride is not None or args.content_channels is not None:
         raise InputError("--content_stride and --content_channels change a preset: with --init_from and no "
                          "--preset the networks keep the initial model's shape")
@@ -100,6 +106,20 @@ def fresh_models(args):
         trained = [TCPDiscriminator(resolution=args.resolution, **full["discriminator"]),
                    TCPPatchDiscriminator(**full["patch_discriminator"])]
     return tuple(type(m).from_config(m.config) for m in [pipe.encoder, pipe.generator, *trained])
+
+
+def checkpoint_models(checkpoint):
+    """Fresh (E, G, D, Dpatch) shaped as a training checkpoint's networks, whatever the flags of the resumed run
+    (resuming loads their weights)."""
+    parts = ((TCPEncoder, "encoder"), (TCPGenerator, "generator"), (TCPDiscriminator, "discriminator"),
+             (TCPPatchDiscriminator, "patch_discriminator"))
+    return tuple(cls.from_config(cls.load_config(Path(checkpoint) / name)) for cls, name in parts)
+
+
+def _content_code_shape(encoder):
+    """(stride, channels) of ``encoder``'s content code, the stride None where a preset cannot take it."""
+    stride = encoder.downsample_factor
+    return (stride if stride in (8, 16) else None), encoder.config.content_channels
 
 
 def initial_models(args):
@@ -186,7 +206,7 @@ def _train(args, acc: Accelerator) -> Path:
     dataset, train_set, holdout = make_datasets(args)
     checkpoint = resolve_checkpoint(out, args.resume_from_checkpoint)
     if checkpoint is not None:  # the checkpoint holds the weights: --init_from is not loaded
-        models = fresh_models(args)
+        models = checkpoint_models(checkpoint)
         initialised = ""
     else:
         models, initialised = initial_models(args)
