@@ -36,6 +36,11 @@ KEEP_MARGIN = 8.0
 # benchmarks/detail_transfer.py.
 DEFAULT_DETAIL = 1.0
 DETAIL_SIGMA = 2.0
+# `__call__` renders the photo with this much mirrored border (px at the working size, a multiple of the content
+# code's stride), cropped away after: at the picture's edge the encoder's and generator's zero padding otherwise
+# draw a frame of the photo's own colour around a swap (benchmarks/render_margin.py).
+RENDER_MARGIN = 32
+MAX_RENDER_MARGIN = 256
 # Allowed ranges of numeric options: a feather's blur kernel grows with it (64 px already softens a mask
 # over a quarter of a 256-px working size); below 16 px the content code is a single cell.
 MAX_FEATHER = 64.0
@@ -263,6 +268,21 @@ class TCPPipeline(DiffusionPipeline):
                                 None if masks is None else masks.to(self.device, self.generator.dtype), seed)
         return tensor_to_output(images, output_type)
 
+    def _render_margin(self, x: torch.Tensor, wanted: float) -> int:
+        """``wanted`` px of margin for the padded model input ``x``, on the content code's grid and narrower than
+        ``x`` (a mirrored border must be)."""
+        margin = min(int(wanted), min(x.shape[-2:]) - 1)
+        return margin - margin % self._multiple
+
+    def _render(self, content, style, masks, seed, margin: int):
+        """`_generate` from a content code with ``margin`` px of border (``masks`` at the picture's size get the
+        same border, their edge values repeated), cropped back to the picture."""
+        if not margin:
+            return self._generate(content, style, masks, seed)
+        if masks is not None:
+            masks = F.pad(masks, (margin,) * 4, mode="replicate")
+        return self._generate(content, style, masks, seed)[..., margin:-margin, margin:-margin]
+
     def _generate(self, content, style, masks, seed):
         if seed is None:
             return self.generator(content, style, masks, noise_mode="none")
@@ -285,6 +305,7 @@ class TCPPipeline(DiffusionPipeline):
         keep_unedited: bool = True,
         detail: float = DEFAULT_DETAIL,
         style_mask: Optional[Union[MaskInput, Sequence[Optional[MaskInput]]]] = None,
+        render_margin: int = RENDER_MARGIN,
         output_type: str = "pil",
         return_dict: bool = True,
     ):
@@ -325,6 +346,11 @@ class TCPPipeline(DiffusionPipeline):
                 references), in any form ``mask`` accepts, resized to its reference by the same rules. The
                 style code is then pooled over the painted part of the reference only ("this wall should look
                 like *that* wall"); a mask with nothing painted uses the whole reference, with a warning.
+            render_margin: px (at the working size; 0 to `MAX_RENDER_MARGIN` = 256) of the photo mirrored around
+                it, encoded and rendered with it and cropped away after, so that a swap has no frame of the
+                photo's own colour along the picture's edge (default `RENDER_MARGIN` = 32; measured in
+                benchmarks/RESULTS.md). Rounded down to the content code's grid and to less than the picture's
+                side. 0: the content code of the picture alone, as `encode` gives it, rendered as `decode` does.
             output_type: ``"pil"``, ``"np"`` (``[B, H, W, 3]`` in [0, 1]) or ``"pt"`` (``[B, 3, H, W]`` in [0, 1]).
 
         Returns:
@@ -355,12 +381,16 @@ class TCPPipeline(DiffusionPipeline):
         feather = _check_number("feather", feather, 0.0, MAX_FEATHER, " px")
         detail = _check_number("detail", detail, 0.0, 1.0, " (0: the generator's output, 1: all of the photo's "
                                                              "fine detail)")
+        render_margin = _check_number("render_margin", render_margin, 0, MAX_RENDER_MARGIN, " px")
         resolution, max_side = self._sizes(resolution, max_side)
 
         x, (h, w), original, photo = self._model_input(content, "content image", resolution, max_side,
                                                           full_size=True)
         codes = self.encoder(x)
         content_code, own_style = codes.content, codes.style
+        margin = self._render_margin(x, render_margin)
+        if margin:  # the content code of the photo in a mirrored border; the style stays the photo's own
+            content_code = self.encoder(F.pad(x, (margin,) * 4, mode="reflect")).content
         ref_styles = []
         for i, (ref, ref_mask) in enumerate(zip(styles, style_masks or [None] * len(styles))):
             ref_x, ref_working, ref_original, _ = self._model_input(ref, f"style image {i + 1}", resolution, max_side)
@@ -372,17 +402,17 @@ class TCPPipeline(DiffusionPipeline):
 
         edited = None  # [1, 1, h, w]: how much of each pixel the masks edit; None for a global swap
         if masks is None:
-            images = self._generate(content_code, new_styles[0], None, seed)
+            images = self._render(content_code, new_styles[0], None, seed, margin)
         else:
             weights, edited = generator_weights(masks, original, (h, w), self._multiple, feather, resize_mask,
                                                 max_side)
             weights = weights.to(self.device, content_code.dtype).expand(batch, -1, -1, -1)
             all_styles = torch.stack([own_style] + new_styles, dim=1)
-            images = self._generate(content_code, all_styles, weights, seed)
+            images = self._render(content_code, all_styles, weights, seed, margin)
 
         images = resize_tensor(images[..., :h, :w].float(), original).clamp(-1, 1)
         if detail > 0:
-            reconstruction = self._generate(content_code, own_style, None, seed)[..., :h, :w].clamp(-1, 1)
+            reconstruction = self._render(content_code, own_style, None, seed, margin)[..., :h, :w].clamp(-1, 1)
             added = photo_detail(photo.to(images.device), x[..., :h, :w], reconstruction).mul_(float(detail))
             if edited is not None:
                 added.mul_(resample_mask(edited, original).to(images.device))

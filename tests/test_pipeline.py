@@ -68,7 +68,7 @@ def test_global_swap_without_detail_is_the_generator_output(tiny_pipe, photo, re
     content, _ = tiny_pipe.encode(photo)
     _, style = tiny_pipe.encode(reference)
     decoded = tiny_pipe.decode(content, style, output_type="np")[0][:50, :70]
-    np.testing.assert_allclose(run(tiny_pipe, photo, reference, detail=0.0), decoded, atol=1e-6)
+    np.testing.assert_allclose(run(tiny_pipe, photo, reference, detail=0.0, render_margin=0), decoded, atol=1e-6)
 
 
 def test_region_edit_without_keep_or_detail_is_the_generator_output(tiny_pipe, photo, reference):
@@ -78,14 +78,15 @@ def test_region_edit_without_keep_or_detail_is_the_generator_output(tiny_pipe, p
     _, style = tiny_pipe.encode(reference)
     weights = pad_to_multiple(region_weights(torch.from_numpy(mask)[None])[None], 16)
     decoded = tiny_pipe.decode(content, torch.stack([own, style], 1), weights, output_type="np")[0][:50, :70]
-    out = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=0.0)
+    out = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=0.0, render_margin=0)
     np.testing.assert_allclose(out, decoded, atol=1e-6)
 
 
 def test_strength_zero_is_the_reconstruction_and_one_the_full_swap(tiny_pipe, photo, reference):
     content, own = tiny_pipe.encode(photo)
     recon = tiny_pipe.decode(content, own, output_type="np")[0][:50, :70]
-    np.testing.assert_allclose(run(tiny_pipe, photo, reference, strength=0.0, detail=0.0), recon, atol=1e-6)
+    np.testing.assert_allclose(run(tiny_pipe, photo, reference, strength=0.0, detail=0.0, render_margin=0), recon,
+                               atol=1e-6)
     half = run(tiny_pipe, photo, reference, strength=0.5, detail=0.0)
     full = run(tiny_pipe, photo, reference, strength=1.0, detail=0.0)
     assert 0 < np.abs(half - recon).mean() < np.abs(full - recon).mean()
@@ -96,8 +97,7 @@ def test_region_edit_without_keep_changes_inside_and_keeps_the_reconstruction_fa
                      .resize((256, 256), Image.Resampling.BICUBIC))
     mask = np.zeros((256, 256), np.float32)
     mask[:64, :64] = 1
-    content, own = tiny_pipe.encode(big)
-    recon = tiny_pipe.decode(content, own, output_type="np")[0]
+    recon = run(tiny_pipe, big, [reference], mask=[mask], keep_unedited=False, strength=0.0)  # the photo's own style
     edited = run(tiny_pipe, big, [reference], mask=[mask], keep_unedited=False)
     diff = np.abs(edited - recon).max(axis=2)
     assert diff[8:56, 8:56].mean() > 0.01
@@ -204,6 +204,22 @@ def test_detail_makes_a_swap_keep_the_content_edges(scenes_pipe):
     # How much detail adds depends on how many edges the model keeps itself (bundled model: 0.69 -> 0.74).
     without, with_detail = edges(0.0), edges(1.0)
     assert with_detail > without + 0.03, (without, with_detail)
+
+
+def test_the_render_margin_keeps_a_flat_photos_swap_free_of_a_frame_in_its_own_colour(scenes_pipe):
+    from pathlib import Path
+
+    sky = np.clip(np.random.default_rng(0).normal((40, 90, 170), 4, (256, 256, 3)), 0, 255).astype(np.uint8)
+    reference = Path(__file__).resolve().parents[1] / "examples" / "ref_sunset.jpg"
+
+    def frame(**options):  # how far the border's mean colour is from the middle's, 0..255
+        out = np.asarray(scenes_pipe(sky, str(reference), **options).images[0], np.float32)
+        border = np.concatenate([out[:6].reshape(-1, 3), out[-6:].reshape(-1, 3),
+                                 out[:, :6].reshape(-1, 3), out[:, -6:].reshape(-1, 3)])
+        return np.abs(border.mean(0) - out[40:-40, 40:-40].reshape(-1, 3).mean(0)).mean()
+
+    with_margin, without = frame(), frame(render_margin=0)
+    assert with_margin < 4 < 10 < without, (with_margin, without)
 
 
 def test_several_regions_each_get_their_own_reference(tiny_pipe, photo, reference):
@@ -323,6 +339,7 @@ def test_bfloat16_pipeline_stays_close_to_float32(tmp_path, tiny_pipe, photo, re
     (dict(resolution=64.5), r"resolution is 64.5; .* whole number"),
     (dict(strength=float("nan")), r"strength 1 is nan; it must be a number between 0 and 1"),
     (dict(detail=float("inf")), r"detail is inf; it must be a number between 0 and 1"),
+    (dict(render_margin=-8), r"render_margin is -8; it must be a number between 0 and 256 px"),
 ])
 def test_numbers_outside_their_range_are_refused_with_the_range(tiny_pipe, photo, reference, kwargs, message):
     with pytest.raises(InputError, match=message):
@@ -398,7 +415,8 @@ def test_each_region_takes_its_own_style_mask_and_none_uses_the_whole_reference(
     codes = torch.stack([own, tiny_pipe.encode(ref, style_mask=half)[1], tiny_pipe.encode(ref)[1]], 1)
     weights = pad_to_multiple(region_weights(torch.from_numpy(np.stack([left, right])).float())[None], 16)
     expected = tiny_pipe.decode(content, codes, weights, output_type="np")[0][:50, :70]
-    np.testing.assert_allclose(run(tiny_pipe, photo, style_mask=[half, None], **kwargs), expected, atol=1e-6)
+    np.testing.assert_allclose(run(tiny_pipe, photo, style_mask=[half, None], render_margin=0, **kwargs), expected,
+                               atol=1e-6)
     assert np.abs(expected - whole).max() > 1e-3
 
 
