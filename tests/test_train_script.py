@@ -243,6 +243,18 @@ def test_shipped_configs_parse(name):
     assert args.channels_last == (args.preset == "full")  # the full-size GPU recipes use the faster layout
 
 
+def test_the_scenes_config_builds_the_bundled_models_architecture():
+    from tcp_hub.models import build_models
+
+    args = parse_args(["--config", str(ROOT / "configs" / "scenes256-small.json"), "--train_data_dir", "photos"])
+    encoder, generator, _, _ = build_models(args.preset, args.resolution, args.content_stride, args.content_channels)
+    bundled = TCPPipeline.from_pretrained("tcp-scenes")
+    for built, shipped in ((encoder, bundled.encoder), (generator, bundled.generator)):
+        ignore = {"sample_size", "_name_or_path", "_use_default_values", "_diffusers_version", "_class_name"}
+        assert json.loads(json.dumps({k: v for k, v in built.config.items() if k not in ignore})) == \
+            json.loads(json.dumps({k: v for k, v in shipped.config.items() if k not in ignore}))  # tuples as lists
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--output_dir", "x"], "no training data given"),
     (["--dataset", "synthetic", "--train_batch_size", "5"], "must be even"),
