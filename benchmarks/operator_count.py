@@ -2,7 +2,8 @@
 model's training on a GPU (there the host needs about as long to issue an iteration as the GPU to run it;
 benchmarks/RESULTS.md, "Screening the small model's recipes").
 
-    python benchmarks/operator_count.py                                   # the scenes recipe
+    python benchmarks/operator_count.py --content_stride 8 --content_channels 16   # the scenes recipe
+    python benchmarks/operator_count.py                                   # the small preset's own content code
     python benchmarks/operator_count.py --perceptual_weight 0 --diffaugment ""
 
 Counts the top-level ATen operators (those not called by another ATen operator) that torch.profiler
@@ -29,11 +30,12 @@ class _PhaseMarks:
         return record_function("phase:" + name)
 
 
-def count(preset: str, resolution: int, batch: int, perceptual_weight: float, diffaugment: str):
+def count(preset: str, resolution: int, batch: int, perceptual_weight: float, diffaugment: str,
+          content_stride=None, content_channels=None):
     accelerator = Accelerator(mixed_precision="bf16", cpu=True)
     torch.manual_seed(0)
     config = TrainerConfig(ablation="tcp", perceptual_weight=perceptual_weight, diffaugment=diffaugment)
-    trainer = TCPTrainer(*build_models(preset, resolution), config, accelerator,
+    trainer = TCPTrainer(*build_models(preset, resolution, content_stride, content_channels), config, accelerator,
                          speed=SpeedConfig(mask_workers=0), fused_optimizers=True)
     images = torch.rand(batch, 3, resolution, resolution) * 2 - 1
     for _ in range(2):  # step 0 has R1 and code consistency; step 1 has neither, like step 2
@@ -65,10 +67,14 @@ def main(argv=None):
     parser.add_argument("--batch_size", type=int, default=2)
     parser.add_argument("--perceptual_weight", type=float, default=5.0)
     parser.add_argument("--diffaugment", default="color,translation,cutout")
+    parser.add_argument("--content_stride", type=int, default=None, help="8 or 16 (default: the preset's)")
+    parser.add_argument("--content_channels", type=int, default=None, help="default: the preset's")
     parser.add_argument("--top", type=int, default=12, help="how many of the most frequent operators to list")
     args = parser.parse_args(argv)
-    phases, operators = count(args.preset, args.resolution, args.batch_size, args.perceptual_weight, args.diffaugment)
-    print(f"preset {args.preset}, perceptual_weight {args.perceptual_weight:g}, diffaugment "
+    phases, operators = count(args.preset, args.resolution, args.batch_size, args.perceptual_weight, args.diffaugment,
+                              args.content_stride, args.content_channels)
+    print(f"preset {args.preset}, content stride {args.content_stride or 'as preset'}, channels "
+          f"{args.content_channels or 'as preset'}, perceptual_weight {args.perceptual_weight:g}, diffaugment "
           f"{args.diffaugment or 'off'}, torch {torch.__version__}: one iteration without R1 or code consistency")
     print("| phase | operators |\n|---|---|")
     for name in ("generate", "tcp_forward", "d_step", "g_step", "other"):
