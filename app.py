@@ -31,8 +31,12 @@ def _examples(defaults: dict):
         return {"background": photo, "layers": layers,
                 "composite": str(EXAMPLES_DIR / f"{name}_composite.png") if regions else photo}
 
-    ref = {k: str(EXAMPLES_DIR / f"ref_{k}.jpg") for k in ("sunset", "snow", "forest")}
-    examples = [
+    ref = {k: str(EXAMPLES_DIR / f"ref_{k}.jpg") for k in ("sunset", "snow", "forest", "petra", "polar_bear")}
+    examples = [  # real photos first (examples/PHOTO_CREDITS.md), then drawn scenes with up to three regions
+        dict(editor=editor("pig", 1), reference_1=ref["petra"], feather=4),
+        dict(editor=editor("baths", 2), reference_1=ref["petra"], reference_2=ref["polar_bear"], feather=4,
+             show_outlines=True),
+        dict(editor=editor("pig", 0), reference_1=ref["polar_bear"], mode=logic.MODE_WHOLE),
         dict(editor=editor("valley", 3), reference_1=ref["sunset"], reference_2=ref["snow"],
              reference_3=ref["forest"], strength_2=0.8, show_outlines=True),
         dict(editor=editor("room", 2), reference_1=ref["forest"], reference_2=ref["snow"], feather=2,

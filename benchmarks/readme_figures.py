@@ -2,9 +2,10 @@
 
     python benchmarks/readme_figures.py --model tcp-scenes -o docs
 
-- ``editing.jpg``. Row 1, a region edit: photo, painted region (red), reference, the generator's raw
-  rendering (``keep_unedited=False, detail=0``) and the pipeline's default output (photo kept outside the
-  paint, the photo's fine detail added back). Row 2, a global swap: photo, reference, raw, default.
+- ``editing.jpg``, on real photos the bundled model never saw in training. Row 1, a region edit: photo,
+  painted region (red), reference, the generator's raw rendering (``keep_unedited=False, detail=0``) and the
+  pipeline's default output (photo kept outside the paint, the photo's fine detail added back). Row 2, a
+  global swap: photo, reference, raw, default.
 - ``style_mask.jpg``: a region's style from the whole of a two-part reference, then from its painted
   half only (``style_mask``).
 - ``paste.jpg``: content copied elsewhere (``paste_content``): the photo with the painted content, the
@@ -17,12 +18,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from tcp_hub.app_logic import editor_masks
 from tcp_hub.image_io import open_image_file
-from tcp_hub.masks import load_mask
 from tcp_hub.pipeline import load_pipeline
 
 EXAMPLES = "examples"
 TILE = 256
+
+
+def _painted(layer: str) -> np.ndarray:
+    """A region layer of `examples/` as the app reads it: a brush stroke (alpha at the brush's opacity) is a
+    full edit."""
+    image = np.asarray(Image.open(layer).convert("RGBA"))
+    return editor_masks({"layers": [image]}, image.shape[:2])[0]
 
 
 def _tile(image: Image.Image) -> Image.Image:
@@ -49,15 +57,18 @@ def _sheet(rows, labels) -> Image.Image:
 
 
 def editing(pipe) -> Image.Image:
-    photo = open_image_file(f"{EXAMPLES}/valley.jpg")
-    reference = open_image_file(f"{EXAMPLES}/ref_sunset.jpg")
-    mask = load_mask(f"{EXAMPLES}/valley_region1.png").numpy()
+    photo = open_image_file(f"{EXAMPLES}/pig.jpg")
+    reference = open_image_file(f"{EXAMPLES}/ref_petra.jpg")
+    mask = _painted(f"{EXAMPLES}/pig_region1.png")
+    swap_photo = open_image_file(f"{EXAMPLES}/baths.jpg")
+    swap_reference = open_image_file(f"{EXAMPLES}/ref_petra.jpg")
     raw = dict(keep_unedited=False, detail=0.0)
     rows = [
         [photo, _with_region(photo, mask), reference,
          pipe(photo, [reference], mask=[mask], feather=4, **raw).images[0],
          pipe(photo, [reference], mask=[mask], feather=4).images[0]],
-        [photo, reference, pipe(photo, reference, **raw).images[0], pipe(photo, reference).images[0]],
+        [swap_photo, swap_reference, pipe(swap_photo, swap_reference, **raw).images[0],
+         pipe(swap_photo, swap_reference).images[0]],
     ]
     return _sheet(rows, [["photo", "painted region", "reference", "generator output", "pipeline default"],
                          ["photo", "reference", "generator output", "pipeline default"]])
@@ -65,7 +76,7 @@ def editing(pipe) -> Image.Image:
 
 def style_mask(pipe) -> Image.Image:
     photo = open_image_file(f"{EXAMPLES}/room.jpg")
-    mask = load_mask(f"{EXAMPLES}/room_region1.png").numpy()
+    mask = _painted(f"{EXAMPLES}/room_region1.png")
     halves = [open_image_file(f"{EXAMPLES}/ref_{name}.jpg").convert("RGB").resize((128, 192)) for name in
               ("sunset", "forest")]
     reference = Image.new("RGB", (256, 192))

@@ -63,3 +63,12 @@ def test_no_file_narrates_past_work_periods():
     pattern = re.compile(r"\b[Ss]essions? \d")
     found = [p for p in texts if (ROOT / p).is_file() and pattern.search((ROOT / p).read_text(errors="ignore"))]
     assert found == []
+
+
+def test_every_example_photo_is_drawn_or_credited_with_a_permissive_license():
+    drawn = {"valley.jpg", "room.jpg", "ref_sunset.jpg", "ref_snow.jpg", "ref_forest.jpg"}  # make_examples.py
+    credits = (ROOT / "examples" / "PHOTO_CREDITS.md").read_text()
+    credited = dict(re.findall(r"^\| `([^`]+)` \| .+ \| ([^|]+) \|$", credits, re.M))
+    photos = {p.name for p in (ROOT / "examples").glob("*.jpg")}
+    assert photos - drawn == set(credited) and len(credited) >= 2
+    assert all(license.startswith(("public-domain", "CC0-1.0")) for license in credited.values())
