@@ -429,10 +429,10 @@ class TCPPipeline(DiffusionPipeline):
                        output_type: str = "pil"):
         """Propose the region of ``image`` whose content resembles the pixel ``point = (x, y)``.
 
-        The content code (one L2-normalised vector per 16 x 16 cell at the working size) is compared with
-        the clicked cell's code by cosine similarity; the similarity map is upsampled to the image, cut at
-        ``threshold`` (-1..1) and, with ``connected``, kept to the part touching the point. Use the result
-        as a ``mask`` of `__call__` (or refine it first).
+        The content code (one L2-normalised vector per cell of 16 x 16 px at the working size; 8 x 8 for the
+        bundled model) is compared with the clicked cell's code by cosine similarity; the similarity map is
+        upsampled to the image, cut at ``threshold`` (-1..1) and, with ``connected``, kept to the part
+        touching the point. Use the result as a ``mask`` of `__call__` (or refine it first).
 
         Returns:
             the mask at the image's size: a PIL ``"L"`` image (255 inside) for ``output_type="pil"``, or
@@ -489,9 +489,9 @@ class TCPPipeline(DiffusionPipeline):
             mask: where the content to copy is, in the source's pixels (resized to the image like the
                 masks of `__call__`).
             offset: ``(dx, dy)`` in pixels of the input, right and down positive. The content code has
-                one vector per 16 x 16 cell at the working size, so the offset is rounded to whole cells
-                (16 px at ``resolution=256`` times the image's size over 256); what falls past the image's
-                border is dropped, with a warning.
+                one vector per cell of 16 x 16 px at the working size (8 x 8 for the bundled model), so the
+                offset is rounded to whole cells (16 or 8 px at ``resolution=256`` times the image's size over
+                256); what falls past the image's border is dropped, with a warning.
             source: take the content from this photo instead (resized to the image's size); ``None``: from
                 the image itself.
             feather, resize_mask, resolution, max_side, seed, output_type, return_dict: as in `__call__`.
