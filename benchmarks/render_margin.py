@@ -12,6 +12,12 @@ scored with `benchmarks/scenes_quality.py`'s evaluation (the same photos, pairs 
 - ``code``: the usual content code mirrored by ``--margin / stride`` cells in code space, rendered and cropped
   (the generator's padding only; no second encoder pass).
 
+    python benchmarks/render_margin.py --model tcp-scenes --frames 0,32,40,48,56,64
+
+``--frames``: the frame itself, through `TCPPipeline`'s own ``render_margin`` at each margin: flat noisy photos (a
+blue sky, a white wall) swapped with references of `examples/`; per swap, how far the mean colour of the outer
+6 px is from that of the middle (0-255; no frame: about 0).
+
 The variants patch the networks of a loaded pipeline (nothing in the package changes). Prints one row per
 variant: colour-transfer gain and edge agreement of the swaps (medians), swap FIDs, reconstruction PSNR /
 SSIM and the region edits' change inside / outside the mask; ``--figures DIR`` saves each variant's contact
@@ -25,6 +31,7 @@ import time
 import types
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -32,6 +39,7 @@ from tcp_hub.models.encoder import EncoderOutput
 from tcp_hub.pipeline import load_pipeline
 
 HERE = Path(__file__).parent
+EXAMPLES = HERE.parent / "examples"
 VARIANTS = ("pipeline", "encode", "code")
 COLUMNS = (("colour gain", "colour_gain_swap_median", "{:.3f}"), ("edges", "edge_agreement_swap_median", "{:.3f}"),
            ("FID (26)", "swap_fid_equal_n", "{:.1f}"), ("FID (130)", "swap_fid", "{:.1f}"),
@@ -84,16 +92,48 @@ def with_margin(pipe, variant: str, margin: int):
     return pipe
 
 
+FLAT_PHOTOS = {"sky": (40, 90, 170), "wall": (220, 210, 190)}  # mean RGB, with noise of std 4
+FRAME_SWAPS = (("sky", "ref_sunset"), ("sky", "ref_petra"), ("wall", "ref_forest"), ("wall", "ref_polar_bear"))
+
+
+def frame_strength(output) -> float:
+    """How far the mean colour of the outer 6 px of ``output`` (``[H, W, 3]``) is from the middle's, 0..255."""
+    out = np.asarray(output, np.float32)
+    border = np.concatenate([out[:6].reshape(-1, 3), out[-6:].reshape(-1, 3), out[:, :6].reshape(-1, 3),
+                             out[:, -6:].reshape(-1, 3)])
+    return float(np.abs(border.mean(0) - out[40:-40, 40:-40].reshape(-1, 3).mean(0)).mean())
+
+
+def frames(model: str, margins) -> None:
+    pipe = load_pipeline(model, dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    rng = np.random.default_rng(0)
+    flat = {name: np.clip(rng.normal(rgb, 4, (256, 256, 3)), 0, 255).astype(np.uint8)
+            for name, rgb in FLAT_PHOTOS.items()}
+    print("| margin (px) | " + " | ".join(f"{photo} / {ref}" for photo, ref in FRAME_SWAPS) + " |")
+    print("|---" * (len(FRAME_SWAPS) + 1) + "|")
+    for margin in margins:
+        values = [frame_strength(pipe(flat[photo], str(EXAMPLES / f"{ref}.jpg"), render_margin=margin).images[0])
+                  for photo, ref in FRAME_SWAPS]
+        print(f"| {margin} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="tcp-scenes")
-    p.add_argument("--images", required=True, help="folder the paths of --list are relative to")
-    p.add_argument("--list", required=True, help="text file of photo paths (configs/scenes256-holdout.txt)")
+    p.add_argument("--images", help="folder the paths of --list are relative to")
+    p.add_argument("--list", help="text file of photo paths (configs/scenes256-holdout.txt)")
+    p.add_argument("--frames", help="comma-separated margins (px): print the frame table instead")
     p.add_argument("--margin", type=int, default=32, help="px of mirrored border at the working size")
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
     p.add_argument("--max_pairs", type=int, default=130)
     p.add_argument("--figures", help="folder for each variant's contact sheets")
     args = p.parse_args(argv)
+    if args.frames:
+        frames(args.model, [int(m) for m in args.frames.split(",")])
+        return 0
+    if not (args.images and args.list):
+        p.error("--images and --list are needed (or --frames)")
     sq = scenes_quality()
     images = sq.load_crops(sq.photo_files(args.images, args.list, 50), 256)
     rows = []

@@ -38,8 +38,9 @@ DEFAULT_DETAIL = 1.0
 DETAIL_SIGMA = 2.0
 # `__call__` renders the photo with this much mirrored border (px at the working size, a multiple of the content
 # code's stride), cropped away after: at the picture's edge the encoder's and generator's zero padding otherwise
-# draw a frame of the photo's own colour around a swap (benchmarks/render_margin.py).
-RENDER_MARGIN = 32
+# draw a frame of the photo's own colour around a swap; 32 px left a faint one with the bundled model, 48 px none
+# (benchmarks/render_margin.py --frames).
+RENDER_MARGIN = 48
 MAX_RENDER_MARGIN = 256
 # Allowed ranges of numeric options: a feather's blur kernel grows with it (64 px already softens a mask
 # over a quarter of a 256-px working size); below 16 px the content code is a single cell.
@@ -348,7 +349,7 @@ class TCPPipeline(DiffusionPipeline):
                 like *that* wall"); a mask with nothing painted uses the whole reference, with a warning.
             render_margin: px (at the working size; 0 to `MAX_RENDER_MARGIN` = 256) of the photo mirrored around
                 it, encoded and rendered with it and cropped away after, so that a swap has no frame of the
-                photo's own colour along the picture's edge (default `RENDER_MARGIN` = 32; measured in
+                photo's own colour along the picture's edge (default `RENDER_MARGIN` = 48; measured in
                 benchmarks/RESULTS.md). Rounded down to the content code's grid and to less than the picture's
                 side. 0: the content code of the picture alone, as `encode` gives it, rendered as `decode` does.
             output_type: ``"pil"``, ``"np"`` (``[B, H, W, 3]`` in [0, 1]) or ``"pt"`` (``[B, 3, H, W]`` in [0, 1]).

@@ -45,3 +45,21 @@ def test_margin_variants_render_the_pictures_size_and_differ_from_the_plain_rend
 def test_a_margin_off_the_content_grid_is_refused():
     with pytest.raises(SystemExit, match="multiple of the content code's stride"):
         bench.with_margin(_pipe(), "code", 12)
+
+
+def test_frame_strength_is_zero_for_a_flat_picture_and_grows_with_a_coloured_border():
+    import numpy as np
+
+    flat = np.full((128, 128, 3), 100, np.uint8)
+    framed = flat.copy()
+    framed[:6], framed[-6:], framed[:, :6], framed[:, -6:] = 160, 160, 160, 160
+    assert bench.frame_strength(flat) == 0
+    assert 50 < bench.frame_strength(framed) <= 60  # the outer 6 px are 60 levels off the middle
+
+
+def test_the_frames_table_prints_one_row_per_margin(capsys):
+    bench.main(["--frames", "0,48"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 3 and rows[1].startswith("| 0 |") and rows[2].startswith("| 48 |")
+    without, with_margin = ([float(v) for v in row.strip("| ").split(" | ")[1:]] for row in rows[1:])
+    assert max(with_margin) < 1 < 10 < max(without)
