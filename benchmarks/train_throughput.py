@@ -189,7 +189,8 @@ def measure(args, precision: str, ablation: str) -> dict:
     speed = SpeedConfig(channels_last=args.channels_last, compile=args.compile, compile_mode=args.compile_mode,
                         mask_workers=args.mask_workers, **checks)
     config = TrainerConfig(ablation=ablation, perceptual_weight=args.perceptual_weight, diffaugment=args.diffaugment)
-    trainer = TCPTrainer(*build_models(args.preset, args.resolution), config, accelerator, speed=speed)
+    models = build_models(args.preset, args.resolution, args.content_stride, args.content_channels)
+    trainer = TCPTrainer(*models, config, accelerator, speed=speed)
     timer = PhaseTimer(device)
     trainer.profiler = timer
     images = torch.rand(args.batch_size, 3, args.resolution, args.resolution, device=device) * 2 - 1
@@ -238,6 +239,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="full", choices=("full", "small", "tiny"))
     p.add_argument("--resolution", type=int, default=256)
+    p.add_argument("--content_stride", type=int, default=None, choices=(8, 16),
+                   help="the content code's stride (default: the preset's; the bundled model: 8)")
+    p.add_argument("--content_channels", type=int, default=None,
+                   help="the content code's channels (default: the preset's; the bundled model: 16)")
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--steps", type=int, default=32, help="timed iterations (32 = 2 R1 + 2 code-consistency steps)")
     p.add_argument("--warmup", type=int, default=5)
@@ -278,7 +283,9 @@ def main(argv=None):
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
 
     name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
-    print(f"{name}: preset {args.preset}, {args.resolution} px, batch {args.batch_size}, {args.steps} steps, "
+    code = (f", content code stride {args.content_stride or 'as preset'}, "
+            f"channels {args.content_channels or 'as preset'}")
+    print(f"{name}: preset {args.preset}{code}, {args.resolution} px, batch {args.batch_size}, {args.steps} steps, "
           f"compile={args.compile} ({args.compile_mode}{', C++ wrapper' if args.cpp_wrapper else ''}), "
           f"channels_last={args.channels_last}, mask workers {args.mask_workers}, "
           f"perceptual_weight {args.perceptual_weight:g}, diffaugment {args.diffaugment or 'off'}, "

@@ -277,15 +277,17 @@ def test_throughput_benchmark_runs_on_cpu_with_the_tiny_model():
     assert images_per_second > 0
 
 
-def test_throughput_benchmark_times_the_scenes_recipes_perceptual_loss_and_diffaugment():
+def test_throughput_benchmark_times_the_scenes_recipes_perceptual_loss_diffaugment_and_content_code():
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--preset", "tiny",
                              "--resolution", "64", "--batch_size", "2", "--steps", "1", "--warmup", "1",
                              "--precision", "fp32", "--ablation", "tcp", "--perceptual_weight", "5",
-                             "--diffaugment", "color,translation,cutout"],
+                             "--diffaugment", "color,translation,cutout", "--content_stride", "8",
+                             "--content_channels", "16"],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "perceptual_weight 5, diffaugment color,translation,cutout" in result.stdout
+    assert "content code stride 8, channels 16" in result.stdout  # the bundled model's shape
     assert len([line for line in result.stdout.splitlines() if line.startswith("| fp32 | tcp")]) == 1
 
 
