@@ -2,7 +2,7 @@
 
     python benchmarks/readme_figures.py --model tcp-scenes -o docs
 
-- ``editing.jpg``, on real photos the bundled model never saw in training. Row 1, a region edit: photo,
+- ``editing.jpg``, on real content photos the bundled model never saw in training. Row 1, a region edit: photo,
   painted region (red), reference, the generator's raw rendering (``keep_unedited=False, detail=0``) and the
   pipeline's default output (photo kept outside the paint, the photo's fine detail added back). Row 2, a
   global swap: photo, reference, raw, default.

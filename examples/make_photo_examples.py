@@ -2,7 +2,7 @@
 
 Run from the repository root: ``python examples/make_photo_examples.py PHOTOS`` where PHOTOS holds
 ``photos_more/`` and its ``MANIFEST.csv`` (sources and licenses). Writes, beside this file: each photo
-resized to at most 512 px (``<name>.jpg``), ``<name>_region<k>.png`` (RGBA layers painted as the app's brush
+resized to at most ``SIZE`` px (``<name>.jpg``), ``<name>_region<k>.png`` (RGBA layers painted as the app's brush
 paints them), ``<name>_composite.png``, and ``PHOTO_CREDITS.md`` (source and license of each photo, from the
 manifest). Only public-domain and CC0 photos are used. The content photos (``pig``, ``baths``) are among
 the photos held out from training the bundled model (``configs/scenes256-holdout.txt``).
