@@ -207,16 +207,14 @@ def test_detail_makes_a_swap_keep_the_content_edges(scenes_pipe):
 
 
 def test_the_render_margin_keeps_a_flat_photos_swap_free_of_a_frame_in_its_own_colour(scenes_pipe):
-    from pathlib import Path
+    from scripts import load_script
 
-    sky = np.clip(np.random.default_rng(0).normal((40, 90, 170), 4, (256, 256, 3)), 0, 255).astype(np.uint8)
-    reference = Path(__file__).resolve().parents[1] / "examples" / "ref_sunset.jpg"
+    bench = load_script("benchmarks/render_margin.py", "render_margin")  # its frame measure and flat sky
+    sky = np.clip(np.random.default_rng(0).normal(bench.FLAT_PHOTOS["sky"], 4, (256, 256, 3)), 0, 255).astype(np.uint8)
+    reference = bench.EXAMPLES / "ref_sunset.jpg"
 
     def frame(**options):  # how far the border's mean colour is from the middle's, 0..255
-        out = np.asarray(scenes_pipe(sky, str(reference), **options).images[0], np.float32)
-        border = np.concatenate([out[:6].reshape(-1, 3), out[-6:].reshape(-1, 3),
-                                 out[:, :6].reshape(-1, 3), out[:, -6:].reshape(-1, 3)])
-        return np.abs(border.mean(0) - out[40:-40, 40:-40].reshape(-1, 3).mean(0)).mean()
+        return bench.frame_strength(scenes_pipe(sky, str(reference), **options).images[0])
 
     with_margin, without = frame(), frame(render_margin=0)
     assert with_margin < 1 < 10 < without, (with_margin, without)
