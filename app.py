@@ -92,8 +92,11 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
         model = gr.Textbox(value=defaults["model"], label="Model",
                            placeholder=f"{logic.DEFAULT_MODEL} (bundled) or a Hub repo id (owner/name)")
     with gr.Row():
+        texture = gr.Slider(0, 1, value=defaults["texture"], step=0.05,
+                            label="Texture (0: the photo itself, recoloured; 1: the model repaints it, reference "
+                                  "textures included)")
         detail = gr.Slider(0, 1, value=defaults["detail"], step=0.05,
-                           label="Detail (how much of the photo's own fine detail to keep in the edit)")
+                           label="Detail (how much of the photo's fine detail goes back onto the model's painting)")
         keep_unedited = gr.Checkbox(value=defaults["keep_unedited"],
                                     label="Keep the photo untouched outside the painted regions")
 
@@ -135,7 +138,7 @@ with gr.Blocks(title="tcp-hub: region-wise style swaps", analytics_enabled=False
                 move = gr.Button("Copy here", variant="secondary", elem_id="move")
 
     named = dict(editor=editor, mode=mode, feather=feather, seed=seed, show_outlines=show_outlines, model=model,
-                 detail=detail, keep_unedited=keep_unedited,
+                 detail=detail, keep_unedited=keep_unedited, texture=texture,
                  **{f"reference_{i + 1}": c for i, c in enumerate(references)},
                  **{f"strength_{i + 1}": c for i, c in enumerate(strengths)},
                  **{f"style_mask_{i + 1}": c for i, c in enumerate(style_masks)})

@@ -5,6 +5,9 @@
 
 Every photo is centre-cropped to ``--resolution`` (256) px and quantised to 8 bits, as a user's file.
 
+Both tables are of the generator's rendering (``texture=1``; the pipeline's default ``texture=0`` keeps the
+photo itself, benchmarks/edit_texture.py).
+
 **Detail** (`TCPPipeline.__call__(detail=...)`, `tcp_hub.pipeline.photo_detail`): global swaps on
 ``--max_pairs`` ordered pairs (whole cycles ``(i, i + k mod N)``), each variant
 ``clamp(edit + detail * photo_detail(photo, reconstruction, sigma))`` with edit = the pipeline's swap of
@@ -100,7 +103,8 @@ def median(values: torch.Tensor) -> float:
 @torch.no_grad()
 def detail_table(pipe, photos: torch.Tensor, pairs: torch.Tensor) -> List[tuple]:
     images = [(p + 1) / 2 for p in photos]
-    render = lambda i, j: pipe(images[i], images[j], detail=0.0, output_type="pt").images * 2 - 1  # noqa: E731
+    render = lambda i, j: pipe(images[i], images[j], detail=0.0, texture=1.0,  # noqa: E731
+                               output_type="pt").images * 2 - 1
     recons = [render(i, i) for i in range(len(photos))]
 
     # The variant the pipeline uses by default must be what it returns.
@@ -108,7 +112,7 @@ def detail_table(pipe, photos: torch.Tensor, pairs: torch.Tensor) -> List[tuple]
     edit = render(i, j)
     photo = photos[i:i + 1]
     ours = (edit + DEFAULT_DETAIL * photo_detail(photo, photo, recons[i], DETAIL_SIGMA)).clamp(-1, 1)
-    theirs = pipe(images[i], images[j], output_type="pt").images * 2 - 1
+    theirs = pipe(images[i], images[j], texture=1.0, output_type="pt").images * 2 - 1
     gap = (ours - theirs).abs().max().item()
     assert gap < 1e-4, f"the benchmark's default variant differs from the pipeline's output by {gap}"
 
@@ -166,7 +170,7 @@ def seam_table(pipe, photos: torch.Tensor, count: int, band_width: int) -> List[
     masks = evaluation_masks(count, resolution, seed=0)
     images = [(p + 1) / 2 for p in photos]
     call = lambda i, j, k, **kw: pipe(images[i], images[j], mask=masks[k, 0].numpy(), output_type="pt",  # noqa: E731
-                                      **kw).images * 2 - 1
+                                      **{"texture": 1.0, **kw}).images * 2 - 1
     settings = {"today's output (keep_unedited=False, detail 0)": dict(keep_unedited=False, detail=0.0),
                 "keep_unedited=False": dict(keep_unedited=False),
                 "keep_unedited, feather 0": {}, "keep_unedited, feather 4": dict(feather=4.0)}
@@ -174,7 +178,7 @@ def seam_table(pipe, photos: torch.Tensor, count: int, band_width: int) -> List[
     for k, (i, j) in enumerate(pairs):
         for name, kwargs in settings.items():
             outs[name].append(call(i, j, k, **kwargs))
-        swap = pipe(images[i], images[j], output_type="pt").images * 2 - 1
+        swap = pipe(images[i], images[j], texture=1.0, output_type="pt").images * 2 - 1
         outs["global swap pasted through the mask"].append(masks[k:k + 1] * swap + (1 - masks[k:k + 1]) * photos[i])
     content = photos[[i for i, _ in pairs]]
     inside, outside, band = band_masks(masks, band_width)

@@ -3,8 +3,8 @@
     python benchmarks/readme_figures.py --model tcp-scenes -o docs
 
 - ``editing.jpg``, on real content photos the bundled model never saw in training. Row 1, a region edit: photo,
-  painted region (red), reference, the generator's raw rendering (``keep_unedited=False, detail=0``) and the
-  pipeline's default output (photo kept outside the paint, the photo's fine detail added back). Row 2, a
+  painted region (red), reference, the generator's raw rendering (``keep_unedited=False, detail=0, texture=1``) and the
+  pipeline's default output (the photo recoloured by the edit's smooth part, kept as is outside the paint). Row 2, a
   global swap: photo, reference, raw, default.
 - ``style_mask.jpg``: a region's style from the whole of a two-part reference, then from its painted
   half only (``style_mask``).
@@ -62,7 +62,7 @@ def editing(pipe) -> Image.Image:
     mask = _painted(f"{EXAMPLES}/pig_region1.png")
     swap_photo = open_image_file(f"{EXAMPLES}/baths.jpg")
     swap_reference = open_image_file(f"{EXAMPLES}/ref_petra.jpg")
-    raw = dict(keep_unedited=False, detail=0.0)
+    raw = dict(keep_unedited=False, detail=0.0, texture=1.0)
     rows = [
         [photo, _with_region(photo, mask), reference,
          pipe(photo, [reference], mask=[mask], feather=4, **raw).images[0],

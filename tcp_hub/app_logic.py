@@ -31,7 +31,7 @@ from .errors import ImageTooLarge, InputError
 from .image_io import check_size, load_image
 from .masks import outline
 from .models import build_models
-from .pipeline import BUNDLED_MODELS, DEFAULT_DETAIL, DEFAULT_MODEL, TCPPipeline
+from .pipeline import BUNDLED_MODELS, DEFAULT_DETAIL, DEFAULT_MODEL, DEFAULT_TEXTURE, TCPPipeline
 from .pipeline import load_pipeline as load_any
 
 logger = logging.getLogger(__name__)
@@ -290,7 +290,8 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
             references: Sequence[Optional[np.ndarray]], strengths: Sequence[float], whole_image: bool = False,
             feather: float = 0.0, seed: Optional[int] = None, show_outlines: bool = False,
             detail: float = DEFAULT_DETAIL, keep_unedited: bool = True,
-            style_masks: Sequence[Optional[np.ndarray]] = (None,) * NUM_REGIONS, warn=gr.Warning) -> np.ndarray:
+            style_masks: Sequence[Optional[np.ndarray]] = (None,) * NUM_REGIONS, texture: float = DEFAULT_TEXTURE,
+            warn=gr.Warning) -> np.ndarray:
     """Restyle ``content [H, W, 3|4]`` uint8 -> ``[H, W, 3]`` uint8 at the content's size.
 
     Args:
@@ -299,7 +300,9 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
         feather: softening of region edges, px at the working size.
         seed: ``NO_NOISE`` (-1, the page's default) or ``None``: no per-pixel noise; 0 or more adds the
             generator's noise drawn from that seed (equal inputs and seed, equal output).
-        detail: 0..1, how much of the photo's own fine detail goes back into the edit.
+        detail: 0..1, how much of the photo's own fine detail goes back onto the model's rendering.
+        texture: 0..1, how much of the result is the model's own rendering (with the reference's textures);
+            0: the photo itself, recoloured and relit by the edit (`TCPPipeline.__call__`).
         keep_unedited: keep the photo itself outside the painted regions (a few px past them the edit
             fades into it); otherwise the whole photo is re-rendered by the model.
         style_masks: per region, ``None`` or a mask ``[h, w]`` in [0, 1] on its reference: the style is taken
@@ -322,7 +325,7 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
             check_size(reference, MAX_SIDE, f"the style reference for {name}")
     common = dict(feather=float(feather or 0), resolution=working_size(pipe), max_side=MAX_SIDE,
                   seed=None if seed is None else int(seed),
-                  detail=float(detail), output_type="np")
+                  detail=float(detail), texture=float(texture), output_type="np")
     if whole_image:
         if references[0] is None:
             raise InputError("upload a style reference for the whole-image swap (reference 1)")
@@ -448,7 +451,7 @@ def region_index(region) -> int:
 def stylize_handler(editor, reference_1=None, reference_2=None, reference_3=None, strength_1=1.0, strength_2=1.0,
                     strength_3=1.0, mode=MODE_REGIONS, feather=4.0, seed=NO_NOISE, show_outlines=False, model="",
                     detail=DEFAULT_DETAIL, keep_unedited=True, style_mask_1=None, style_mask_2=None,
-                    style_mask_3=None):
+                    style_mask_3=None, texture=DEFAULT_TEXTURE):
     """The "Run" button and the ``/stylize`` endpoint -> result ``[H, W, 3]`` uint8.
 
     The defaults are the page's (app.py sets its controls from them, `STYLIZE_DEFAULTS`), so an API call
@@ -464,7 +467,8 @@ def stylize_handler(editor, reference_1=None, reference_2=None, reference_3=None
                    [strength_1, strength_2, strength_3], whole_image=mode == MODE_WHOLE, feather=feather,
                    seed=seed, show_outlines=bool(show_outlines), detail=DEFAULT_DETAIL if detail is None else detail,
                    keep_unedited=True if keep_unedited is None else bool(keep_unedited),
-                   style_masks=[None if m is None else paint_of(m) for m in (style_mask_1, style_mask_2, style_mask_3)])
+                   style_masks=[None if m is None else paint_of(m) for m in (style_mask_1, style_mask_2, style_mask_3)],
+                   texture=DEFAULT_TEXTURE if texture is None else texture)
 
 
 # The /stylize endpoint's parameters in order (public API: new ones go at the end, with defaults). app.py wires

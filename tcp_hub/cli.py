@@ -11,7 +11,7 @@ from typing import Callable, List, Optional
 
 from .errors import InputError
 from .image_io import DEFAULT_MAX_SIDE, DEFAULT_MAX_SIDE_RESIZED
-from .pipeline import DEFAULT_DETAIL, DEFAULT_MODEL
+from .pipeline import DEFAULT_DETAIL, DEFAULT_MODEL, DEFAULT_TEXTURE
 
 
 def _load_pipeline(model: str, device: str, dtype: str):
@@ -62,7 +62,7 @@ def _swap(args) -> None:
     result = pipe(args.content, style=args.style, mask=args.mask or None, strength=strengths,
                   feather=args.feather, resolution=args.resolution, max_side=args.max_side,
                   resize_mask=not args.no_resize_mask, seed=None if args.no_noise else args.seed,
-                  keep_unedited=args.keep_unedited, detail=args.detail, style_mask=style_masks)
+                  keep_unedited=args.keep_unedited, detail=args.detail, texture=args.texture, style_mask=style_masks)
     _write(out, lambda: result.images[0].save(out))
     print(f"wrote {out}")
 
@@ -170,8 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --mask: keep the photo pixel for pixel outside the painted regions (a few px "
                            "past them the edit fades into it); --no-keep_unedited re-renders the whole photo")
     swap.add_argument("--detail", type=float, default=DEFAULT_DETAIL,
-                      help=f"0..1: how much of the photo's own fine detail to add back inside the edit "
+                      help=f"0..1: how much of the photo's own fine detail to add back onto the model's rendering "
                            f"(default {DEFAULT_DETAIL:g})")
+    swap.add_argument("--texture", type=float, default=DEFAULT_TEXTURE,
+                      help=f"0..1: how much of the result is the model's own rendering, reference textures included; "
+                           f"0: the photo itself recoloured and relit by the edit (default {DEFAULT_TEXTURE:g})")
     swap.add_argument("-o", "--output", required=True, help="output image path (.png, .jpg, ...)")
     common(swap)
     swap.set_defaults(func=_swap)

@@ -21,6 +21,7 @@ from .image_io import (DEFAULT_MAX_SIDE, DEFAULT_MAX_SIDE_RESIZED, ImageInput, c
 from .masks import (MaskInput, connected_to, feather as feather_mask, fit_mask, generator_weights, grow, load_mask,
                     prepare_style_mask, resample_mask)
 from .models import TCPEncoder, TCPGenerator
+from .photo_edit import smooth_edit
 
 BUNDLED_DIR = Path(__file__).parent / "weights"
 BUNDLED_MODELS = {"tcp-scenes": BUNDLED_DIR / "tcp-scenes"}
@@ -36,6 +37,10 @@ KEEP_MARGIN = 8.0
 # benchmarks/detail_transfer.py.
 DEFAULT_DETAIL = 1.0
 DETAIL_SIGMA = 2.0
+# ``texture``: how much of the generator's own rendering an edit takes; the rest is the photo itself with the
+# edit's smooth part (`tcp_hub.photo_edit`). 0 by default: on held-out photos it keeps the content's edges and
+# looks real (swap FID 128 -> 50 with the bundled model) at the same colour moved (benchmarks/edit_texture.py).
+DEFAULT_TEXTURE = 0.0
 # `__call__` renders the photo with this much mirrored border (px at the working size, a multiple of the content
 # code's stride), cropped away after: at the picture's edge the encoder's and generator's zero padding otherwise
 # draw a frame of the photo's own colour around a swap; 32 px left a faint one with the bundled model, 48 px none
@@ -305,6 +310,7 @@ class TCPPipeline(DiffusionPipeline):
         seed: Optional[int] = None,
         keep_unedited: bool = True,
         detail: float = DEFAULT_DETAIL,
+        texture: float = DEFAULT_TEXTURE,
         style_mask: Optional[Union[MaskInput, Sequence[Optional[MaskInput]]]] = None,
         render_margin: int = RENDER_MARGIN,
         output_type: str = "pil",
@@ -338,10 +344,16 @@ class TCPPipeline(DiffusionPipeline):
                 fades into the photo over `KEEP_MARGIN` (8) px at the working size past them (scaled to the
                 input's size, plus a pixel of resampling when ``resolution`` rescales); beyond that the
                 output is the photo. Partly painted (soft) pixels mix the edit with the photo.
-                ``False``: the whole photo as the generator renders it.
+                ``False``: the edit applies to the whole photo (with ``texture=1``: the whole photo as the
+                generator renders it).
             detail: 0..1, how much of the photo's own fine detail (what the generator cannot draw,
-                `photo_detail`) to add back inside the edited regions, or everywhere in a global swap.
-                Costs one more generator pass when above 0.
+                `photo_detail`) to add back onto the generator's rendering, inside the edited regions or
+                everywhere in a global swap. Acts on the rendered share of the output (``texture``).
+            texture: 0..1, how much of the output is the generator's own rendering, which paints the
+                reference's textures too (a dog in a flower field's style turns into foliage). 0 (default): the
+                photo itself, recoloured and relit by the smooth part of the edit (`tcp_hub.photo_edit`): all
+                of the photo's edges and textures stay. 1: the rendering plus ``detail``, as earlier versions
+                did. Both need a second generator pass (the photo in its own style).
             style_mask: take each style from part of its reference only: ``None`` (the whole references),
                 or one mask per style (a list in the multi-region form, ``None`` entries for whole
                 references), in any form ``mask`` accepts, resized to its reference by the same rules. The
@@ -382,6 +394,8 @@ class TCPPipeline(DiffusionPipeline):
         feather = _check_number("feather", feather, 0.0, MAX_FEATHER, " px")
         detail = _check_number("detail", detail, 0.0, 1.0, " (0: the generator's output, 1: all of the photo's "
                                                              "fine detail)")
+        texture = _check_number("texture", texture, 0.0, 1.0, " (0: the photo recoloured by the edit, 1: the "
+                                                               "generator's rendering)")
         render_margin = _check_number("render_margin", render_margin, 0, MAX_RENDER_MARGIN, " px")
         resolution, max_side = self._sizes(resolution, max_side)
 
@@ -411,14 +425,19 @@ class TCPPipeline(DiffusionPipeline):
             all_styles = torch.stack([own_style] + new_styles, dim=1)
             images = self._render(content_code, all_styles, weights, seed, margin)
 
-        images = resize_tensor(images[..., :h, :w].float(), original).clamp(-1, 1)
-        if detail > 0:
+        working_edit = images[..., :h, :w].float().clamp(-1, 1)
+        images = resize_tensor(working_edit, original).clamp(-1, 1)
+        if detail > 0 or texture < 1:
             reconstruction = self._render(content_code, own_style, None, seed, margin)[..., :h, :w].clamp(-1, 1)
+        if texture > 0 and detail > 0:
             added = photo_detail(photo.to(images.device), x[..., :h, :w], reconstruction).mul_(float(detail))
             if edited is not None:
                 added.mul_(resample_mask(edited, original).to(images.device))
             images.add_(added).clamp_(-1, 1)
             del added  # full-size tensors: free before the next
+        if texture < 1:
+            smooth = smooth_edit(photo.to(images.device), x[..., :h, :w], working_edit, reconstruction).clamp_(-1, 1)
+            images = torch.lerp(smooth, images, float(texture)) if texture > 0 else smooth
         if edited is not None and keep_unedited:
             images = keep_photo_outside(images, photo, edited)
         return _output(images, output_type, return_dict)

@@ -64,31 +64,33 @@ def test_noise_is_off_by_default(tiny_pipe, photo, reference):
     assert np.abs(run(tiny_pipe, photo, reference) - run(tiny_pipe, photo, reference, seed=0)).max() > 1e-3
 
 
-def test_global_swap_without_detail_is_the_generator_output(tiny_pipe, photo, reference):
+def test_global_swap_as_rendered_without_detail_is_the_generator_output(tiny_pipe, photo, reference):
     content, _ = tiny_pipe.encode(photo)
     _, style = tiny_pipe.encode(reference)
     decoded = tiny_pipe.decode(content, style, output_type="np")[0][:50, :70]
-    np.testing.assert_allclose(run(tiny_pipe, photo, reference, detail=0.0, render_margin=0), decoded, atol=1e-6)
+    out = run(tiny_pipe, photo, reference, detail=0.0, texture=1.0, render_margin=0)
+    np.testing.assert_allclose(out, decoded, atol=1e-6)
 
 
-def test_region_edit_without_keep_or_detail_is_the_generator_output(tiny_pipe, photo, reference):
+def test_region_edit_as_rendered_without_keep_or_detail_is_the_generator_output(tiny_pipe, photo, reference):
     mask = np.zeros((50, 70), np.float32)
     mask[10:40, 5:30] = 1
     content, own = tiny_pipe.encode(photo)
     _, style = tiny_pipe.encode(reference)
     weights = pad_to_multiple(region_weights(torch.from_numpy(mask)[None])[None], 16)
     decoded = tiny_pipe.decode(content, torch.stack([own, style], 1), weights, output_type="np")[0][:50, :70]
-    out = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=0.0, render_margin=0)
+    out = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=0.0, texture=1.0,
+              render_margin=0)
     np.testing.assert_allclose(out, decoded, atol=1e-6)
 
 
 def test_strength_zero_is_the_reconstruction_and_one_the_full_swap(tiny_pipe, photo, reference):
     content, own = tiny_pipe.encode(photo)
     recon = tiny_pipe.decode(content, own, output_type="np")[0][:50, :70]
-    np.testing.assert_allclose(run(tiny_pipe, photo, reference, strength=0.0, detail=0.0, render_margin=0), recon,
-                               atol=1e-6)
-    half = run(tiny_pipe, photo, reference, strength=0.5, detail=0.0)
-    full = run(tiny_pipe, photo, reference, strength=1.0, detail=0.0)
+    rendered = run(tiny_pipe, photo, reference, strength=0.0, detail=0.0, texture=1.0, render_margin=0)
+    np.testing.assert_allclose(rendered, recon, atol=1e-6)
+    half = run(tiny_pipe, photo, reference, strength=0.5, detail=0.0, texture=1.0)
+    full = run(tiny_pipe, photo, reference, strength=1.0, detail=0.0, texture=1.0)
     assert 0 < np.abs(half - recon).mean() < np.abs(full - recon).mean()
 
 
@@ -97,8 +99,9 @@ def test_region_edit_without_keep_changes_inside_and_keeps_the_reconstruction_fa
                      .resize((256, 256), Image.Resampling.BICUBIC))
     mask = np.zeros((256, 256), np.float32)
     mask[:64, :64] = 1
-    recon = run(tiny_pipe, big, [reference], mask=[mask], keep_unedited=False, strength=0.0)  # the photo's own style
-    edited = run(tiny_pipe, big, [reference], mask=[mask], keep_unedited=False)
+    as_rendered = dict(keep_unedited=False, texture=1.0)
+    recon = run(tiny_pipe, big, [reference], mask=[mask], strength=0.0, **as_rendered)  # the photo's own style
+    edited = run(tiny_pipe, big, [reference], mask=[mask], **as_rendered)
     diff = np.abs(edited - recon).max(axis=2)
     assert diff[8:56, 8:56].mean() > 0.01
     assert diff[176:, :].max() < 1e-5 and diff[:, 176:].max() < 1e-5
@@ -120,7 +123,7 @@ def test_keep_unedited_returns_the_photo_bytes_beyond_feather_and_margin(tiny_pi
     image = textured(*size)
     mask = np.zeros(size[::-1], np.uint8)
     mask[size[1] // 4:size[1] // 2, size[0] // 4:size[0] // 2] = 255
-    out = tiny_pipe(image, [reference], mask=[mask], feather=feather, resolution=resolution).images[0]
+    out = tiny_pipe(image, [reference], mask=[mask], feather=feather, resolution=resolution, texture=1.0).images[0]
     assert isinstance(out, Image.Image) and out.size == image.size
     scale = max(size) / (resolution or max(size))
     reach = (math.ceil(3 * feather) + KEEP_MARGIN + 1) * scale + 1  # working px -> input px, plus resampling
@@ -137,8 +140,8 @@ def test_keep_unedited_fades_smoothly_into_the_photo_across_the_margin(tiny_pipe
     image = textured(96, 64)
     mask = np.zeros((64, 96), np.float32)
     mask[:, :32] = 1
-    kept = run(tiny_pipe, image, [reference], mask=[mask], detail=0.0)
-    rendered = run(tiny_pipe, image, [reference], mask=[mask], detail=0.0, keep_unedited=False)
+    kept = run(tiny_pipe, image, [reference], mask=[mask], detail=0.0, texture=1.0)
+    rendered = run(tiny_pipe, image, [reference], mask=[mask], detail=0.0, texture=1.0, keep_unedited=False)
     photo = np.asarray(image, np.float32) / 255
     # the share of the generator's output per column: 1 on the mask, falling to 0 over KEEP_MARGIN px
     share = ((kept - photo) * (rendered - photo)).sum((0, 2)) / ((rendered - photo) ** 2).sum((0, 2))
@@ -165,8 +168,8 @@ def test_keep_unedited_does_not_change_a_global_swap(tiny_pipe, photo, reference
 def test_detail_zero_adds_nothing_to_a_region_edit(tiny_pipe, photo, reference):
     mask = np.zeros((50, 70), np.float32)
     mask[10:40, 5:30] = 1
-    plain = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=0.0, seed=0)
-    detailed = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=1.0, seed=0)
+    plain = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=0.0, texture=1.0, seed=0)
+    detailed = run(tiny_pipe, photo, [reference], mask=[mask], keep_unedited=False, detail=1.0, texture=1.0, seed=0)
     assert np.abs(detailed - plain)[10:40, 5:30].mean() > 0.01
     assert np.abs(detailed - plain)[:, 50:].max() < 1e-6  # nothing is added where nothing is edited
 
@@ -174,8 +177,8 @@ def test_detail_zero_adds_nothing_to_a_region_edit(tiny_pipe, photo, reference):
 def test_full_detail_on_the_unedited_look_gives_the_photo_up_to_a_blurred_difference(tiny_pipe):
     image = textured(96, 64)
     photo = torch.from_numpy(np.asarray(image, np.float32) / 255).permute(2, 0, 1)[None]
-    out = tiny_pipe(image, image, strength=0.0, detail=1.0, output_type="pt").images
-    recon = tiny_pipe(image, image, strength=0.0, detail=0.0, output_type="pt").images
+    out = tiny_pipe(image, image, strength=0.0, detail=1.0, texture=1.0, output_type="pt").images
+    recon = tiny_pipe(image, image, strength=0.0, detail=0.0, texture=1.0, output_type="pt").images
     # the photo's own detail is back; only the residual's low frequencies (sigma DETAIL_SIGMA) remain
     expected = photo - gaussian_blur(photo - recon, DETAIL_SIGMA)
     unclamped = (expected > 0) & (expected < 1)
@@ -198,7 +201,8 @@ def test_detail_makes_a_swap_keep_the_content_edges(scenes_pipe):
     photo = torch.from_numpy(np.asarray(content, np.float32) / 127.5 - 1).permute(2, 0, 1)[None]
 
     def edges(detail):
-        out = scenes_pipe(content, str(examples / "ref_sunset.jpg"), detail=detail, output_type="pt").images
+        out = scenes_pipe(content, str(examples / "ref_sunset.jpg"), detail=detail, texture=1.0,
+                          output_type="pt").images
         return edge_agreement(out * 2 - 1, photo).item()
 
     # How much detail adds depends on how many edges the model keeps itself (bundled model: 0.69 -> 0.74).
@@ -232,15 +236,18 @@ def test_several_regions_each_get_their_own_reference(tiny_pipe, photo, referenc
     assert np.abs(two[:, -8:] - all_other[:, -8:]).max() < np.abs(two[:, -8:] - all_ref[:, -8:]).max()
 
 
-def test_empty_mask_warns_and_returns_the_photo_or_without_keep_the_reconstruction(tiny_pipe, photo, reference):
+def test_empty_mask_warns_and_returns_the_photo_or_as_rendered_the_reconstruction(tiny_pipe, photo, reference):
     empty = [np.zeros((50, 70), np.uint8)]
     with pytest.warns(UserWarning, match="no painted pixel"):
         out = tiny_pipe(Image.fromarray(photo), [reference], mask=empty).images[0]
     assert np.array_equal(np.asarray(out), photo)
-    recon = run(tiny_pipe, photo, reference, strength=0.0, detail=0.0)
+    recon = run(tiny_pipe, photo, reference, strength=0.0, detail=0.0, texture=1.0)
     with pytest.warns(UserWarning, match="no painted pixel"):
-        out = run(tiny_pipe, photo, [reference], mask=empty, keep_unedited=False)
+        out = run(tiny_pipe, photo, [reference], mask=empty, keep_unedited=False, texture=1.0)
     np.testing.assert_allclose(out, recon, atol=1e-6)
+    with pytest.warns(UserWarning, match="no painted pixel"):
+        out = run(tiny_pipe, photo, [reference], mask=empty, keep_unedited=False)  # the photo, edited by nothing
+    np.testing.assert_allclose(out, photo / 255.0, atol=1e-5)
 
 
 def test_mask_of_another_size_is_resized_with_a_warning_or_refused(tiny_pipe, photo, reference):
@@ -406,7 +413,7 @@ def test_each_region_takes_its_own_style_mask_and_none_uses_the_whole_reference(
     half[:, :64] = True
     left, right = np.zeros((50, 70), bool), np.zeros((50, 70), bool)
     left[:, :35], right[:, 35:] = True, True
-    kwargs = dict(style=[ref, ref], mask=[left, right], keep_unedited=False, detail=0.0)
+    kwargs = dict(style=[ref, ref], mask=[left, right], keep_unedited=False, detail=0.0, texture=1.0)
     whole = run(tiny_pipe, photo, **kwargs)
     assert np.array_equal(run(tiny_pipe, photo, style_mask=[None, None], **kwargs), whole)
     content, own = tiny_pipe.encode(photo)
