@@ -39,7 +39,7 @@ DEFAULT_DETAIL = 1.0
 DETAIL_SIGMA = 2.0
 # ``texture``: how much of the generator's own rendering an edit takes; the rest is the photo itself with the
 # edit's smooth part (`tcp_hub.photo_edit`). 0 by default: on held-out photos it keeps the content's edges and
-# looks real (swap FID 128 -> 50 with the bundled model) at the same colour moved (benchmarks/edit_texture.py).
+# looks real (swap FID 128.0 -> 50.3) at about the same colour moved (benchmarks/edit_texture.py).
 DEFAULT_TEXTURE = 0.0
 # `__call__` renders the photo with this much mirrored border (px at the working size, a multiple of the content
 # code's stride), cropped away after: at the picture's edge the encoder's and generator's zero padding otherwise

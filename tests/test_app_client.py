@@ -61,10 +61,10 @@ def editor_files(background, layers=()):
 
 
 def stylize(client, editor, reference, **options):
-    """A /stylize call with the original twelve parameters, by position; ``detail`` and ``keep_unedited`` by
-    name when given (left out, they take their defaults, as for clients written before they existed)."""
+    """A /stylize call with the original twelve parameters, by position; ``detail``, ``keep_unedited`` and
+    ``texture`` by name when given (left out, they take their defaults, as for clients written before they existed)."""
     args = dict(strength_1=1.0, mode=logic.MODE_REGIONS, feather=0, seed=0, show_outlines=False, model=TEST_MODEL)
-    newer = {k: options.pop(k) for k in ("detail", "keep_unedited") if k in options}
+    newer = {k: options.pop(k) for k in ("detail", "keep_unedited", "texture") if k in options}
     args.update(options)
     result = client.predict(editor, handle_file(reference) if reference else None, None, None,
                             args["strength_1"], 1.0, 1.0, args["mode"], args["feather"], args["seed"],
@@ -86,12 +86,12 @@ def test_stylize_endpoint_restyles_the_painted_region_only(client, pipe, files):
     assert np.array_equal(out[kept], photo(0)[kept])
 
 
-def test_stylize_endpoint_takes_detail_and_keep_unedited_by_name(client, pipe, files):
+def test_stylize_endpoint_takes_detail_keep_unedited_and_texture_by_name(client, pipe, files):
     editor = editor_files(files["content"], [files["layer"]])
-    out = stylize(client, editor, files["reference"], detail=0.0, keep_unedited=False)
+    out = stylize(client, editor, files["reference"], detail=0.0, keep_unedited=False, texture=1.0)
     expected = logic.stylize_handler({"background": photo(0), "layers": [layer(BOX)], "composite": None}, photo(1),
                                      None, None, 1.0, 1.0, 1.0, logic.MODE_REGIONS, 0, 0, False, TEST_MODEL,
-                                     detail=0.0, keep_unedited=False)
+                                     detail=0.0, keep_unedited=False, texture=1.0)
     assert np.array_equal(out, expected)
     assert not np.array_equal(out, stylize(client, editor, files["reference"]))
 

@@ -130,10 +130,10 @@ def test_one_region_changes_inside_and_keeps_the_photo_outside(pipe, content):
     assert np.array_equal(out[kept], content[kept])
 
 
-def test_without_keep_unedited_the_whole_photo_is_rerendered(pipe, content):
+def test_without_keep_unedited_and_with_texture_1_the_whole_photo_is_rerendered(pipe, content):
     box = (0, SIZE, 0, 40)
-    out = run(editor(content, [box]), [photo(1)], keep_unedited=False)
-    d = diff(out, reconstruction(pipe, content, detail=0.0))
+    out = run(editor(content, [box]), [photo(1)], keep_unedited=False, texture=1.0)
+    d = diff(out, reconstruction(pipe, content, detail=0.0, texture=1.0))
     assert d[deep_inside(box)].mean() > CHANGED
     assert d[far_outside([box])].max() <= UNCHANGED
     assert diff(out, content)[far_outside([box])].mean() > CHANGED
@@ -141,10 +141,18 @@ def test_without_keep_unedited_the_whole_photo_is_rerendered(pipe, content):
 
 def test_detail_changes_only_the_edited_region(pipe, content):
     box = (0, SIZE, 0, 64)
-    plain, detailed = (run(editor(content, [box]), [photo(1)], detail=d) for d in (0.0, 1.0))
+    plain, detailed = (run(editor(content, [box]), [photo(1)], detail=d, texture=1.0) for d in (0.0, 1.0))
     assert diff(plain, detailed)[deep_inside(box)].mean() > CHANGED
     kept = far_outside([box], KEPT)
     assert np.array_equal(plain[kept], detailed[kept])
+
+
+def test_texture_reaches_the_pipeline_inside_the_region_only(pipe, content):
+    box = (0, SIZE, 0, 64)
+    photo_kept, rendered = (run(editor(content, [box]), [photo(1)], texture=t) for t in (0.0, 1.0))
+    assert diff(photo_kept, rendered)[deep_inside(box)].mean() > CHANGED
+    kept = far_outside([box], KEPT)
+    assert np.array_equal(photo_kept[kept], content[kept]) and np.array_equal(rendered[kept], content[kept])
 
 
 def test_detail_outside_0_to_1_is_refused_with_a_message(pipe, content):
@@ -401,7 +409,7 @@ def test_the_stylize_inputs_are_the_public_api_in_order():
     assert logic.STYLIZE_INPUTS == ("editor", "reference_1", "reference_2", "reference_3", "strength_1",
                                     "strength_2", "strength_3", "mode", "feather", "seed", "show_outlines",
                                     "model", "detail", "keep_unedited", "style_mask_1", "style_mask_2",
-                                    "style_mask_3")
+                                    "style_mask_3", "texture")
 
 
 def test_a_style_mask_takes_the_style_from_the_painted_part_of_the_reference(pipe, content):

@@ -88,8 +88,9 @@ def test_golden_outputs_of_the_bundled_model(pipe, case):
     mask = CASES[case]["mask"]
     region = np.ones(content.shape[:2], bool) if mask is None else \
         prepare_masks([str(EXAMPLES / mask)], content.shape[:2])[0].numpy() > 0.5
-    # strength 0 (the photo's own style) changes the painted valley by 0.0054 with this model
-    assert np.abs(reference - content)[region].mean() > 0.007
+    # with the default texture=0, strength 0 (the photo's own style) returns the photo (change 0); the sunset
+    # changes the drawn valley by 0.0033 on average (a real photo's region, examples/pig.jpg: 0.11)
+    assert np.abs(reference - content)[region].mean() > 0.002
 
 
 def test_figure_script_draws_the_card_grid(tmp_path):

@@ -54,12 +54,12 @@ def test_region_swap_keeps_the_photo_outside_the_mask_unless_told_not_to(model_d
     common = ["--model", model_dir, "--content", str(files / "content.png"), "--style", str(files / "style.png"),
               "--mask", str(files / "mask.png")]
     assert main(["swap", *common, "-o", str(kept)]) == 0
-    assert main(["swap", *common, "--no-keep_unedited", "--detail", "0.3", "-o", str(rendered)]) == 0
+    assert main(["swap", *common, "--no-keep_unedited", "--detail", "0.3", "--texture", "1", "-o", str(rendered)]) == 0
     photo = np.asarray(Image.open(files / "content.png"))
     assert np.array_equal(np.asarray(Image.open(kept))[:, 50:], photo[:, 50:])  # the mask covers x < 35
     pipe = TCPPipeline.from_pretrained(model_dir)
     expected = pipe(str(files / "content.png"), [str(files / "style.png")], mask=[str(files / "mask.png")],
-                    resolution=256, keep_unedited=False, detail=0.3).images[0]
+                    resolution=256, keep_unedited=False, detail=0.3, texture=1.0).images[0]
     assert np.array_equal(np.asarray(Image.open(rendered)), np.asarray(expected))
     assert not np.array_equal(np.asarray(Image.open(rendered))[:, 50:], photo[:, 50:])
 
@@ -77,6 +77,7 @@ def test_encode_writes_codes(model_dir, files):
      "2 masks but 1 style references"),
     (["--style", "{d}/style.png", "--strength", "2"], "between 0"),
     (["--style", "{d}/style.png", "--detail", "-1"], "detail is -1"),
+    (["--style", "{d}/style.png", "--texture", "2"], "texture is 2"),
     (["--style", "{d}/style.png", "--style_mask", "none", "--style_mask", "none"], "2 --style_mask but 1 --style"),
 ])
 def test_bad_input_exits_non_zero_with_one_line(model_dir, files, capsys, extra, message):
