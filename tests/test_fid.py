@@ -120,9 +120,10 @@ def test_scenes_quality_benchmark_scores_a_tiny_model_on_a_folder_of_photos(tmp_
     assert all(math.isfinite(v) for v in results.values() if isinstance(v, float))
     # The classical baseline does what it is for: it moves the colours and keeps the edges.
     assert results["colour_gain_reinhard_median"] > 0.8 and results["edge_agreement_reinhard_median"] > 0.8
-    # An untrained model moves colours less, and looks less real, than the baseline.
+    # An untrained model moves colours less than the baseline; with the default texture=0 its swaps are the photos
+    # with a smooth change added, so they keep the photos' edges.
     assert results["colour_gain_swap_median"] < results["colour_gain_reinhard_median"]
-    assert results["swap_fid"] > results["reinhard_fid"]
+    assert results["edge_agreement_swap_median"] > 0.9, results["edge_agreement_swap_median"]
     assert "| colour-transfer gain, median ↑ |" in capsys.readouterr().out
 
 
