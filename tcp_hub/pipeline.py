@@ -353,7 +353,8 @@ class TCPPipeline(DiffusionPipeline):
                 reference's textures too (a dog in a flower field's style turns into foliage). 0 (default): the
                 photo itself, recoloured and relit by the smooth part of the edit (`tcp_hub.photo_edit`): all
                 of the photo's edges and textures stay. 1: the rendering plus ``detail``, as earlier versions
-                did. Both need a second generator pass (the photo in its own style).
+                did. ``texture`` below 1 or ``detail`` above 0 costs a second generator pass (the photo in its
+                own style).
             style_mask: take each style from part of its reference only: ``None`` (the whole references),
                 or one mask per style (a list in the multi-region form, ``None`` entries for whole
                 references), in any form ``mask`` accepts, resized to its reference by the same rules. The
