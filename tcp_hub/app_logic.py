@@ -304,7 +304,8 @@ def stylize(pipe: TCPPipeline, content: np.ndarray, masks: Sequence[np.ndarray],
         texture: 0..1, how much of the result is the model's own rendering (with the reference's textures);
             0: the photo itself, recoloured and relit by the edit (`TCPPipeline.__call__`).
         keep_unedited: keep the photo itself outside the painted regions (a few px past them the edit
-            fades into it); otherwise the whole photo is re-rendered by the model.
+            fades into it); otherwise the edit reaches the whole photo (with ``texture=1``, the model
+            re-renders all of it).
         style_masks: per region, ``None`` or a mask ``[h, w]`` in [0, 1] on its reference: the style is taken
             from the painted part of the reference only (nothing painted: the whole reference).
         warn: called with a message for problems that do not stop the edit (an empty region).

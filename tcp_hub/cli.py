@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     swap.add_argument("--no-noise", action="store_true", help="no noise even with --seed")
     swap.add_argument("--keep_unedited", action=argparse.BooleanOptionalAction, default=True,
                       help="with --mask: keep the photo pixel for pixel outside the painted regions (a few px "
-                           "past them the edit fades into it); --no-keep_unedited re-renders the whole photo")
+                           "past them the edit fades into it); --no-keep_unedited lets the edit reach the whole photo "
+                           "(with --texture 1, re-renders all of it)")
     swap.add_argument("--detail", type=float, default=DEFAULT_DETAIL,
                       help=f"0..1: how much of the photo's own fine detail to add back onto the model's rendering "
                            f"(default {DEFAULT_DETAIL:g})")
