@@ -3,22 +3,16 @@ per variant."""
 
 import math
 
-import torch
+from photo_tensors import eight_bit_photos
 from scripts import load_script
 
 bench = load_script("benchmarks/detail_transfer.py", "detail_transfer_benchmark")
 
 
-def _photos(n=3, size=64):
-    torch.manual_seed(0)
-    smooth = torch.nn.functional.interpolate(torch.rand(n, 3, 8, 8), size=size, mode="bilinear")
-    photos = (smooth + 0.1 * torch.rand(n, 3, size, size)).clamp(0, 1) * 2 - 1
-    return torch.round((photos + 1) * 127.5) / 127.5 - 1  # 8-bit, as the script reads photos
-
-
 def test_the_detail_table_checks_its_default_against_the_pipeline_and_scores_every_variant(tiny_pipe):
     pairs = bench.cycle_pairs(3, 3)
-    rows = bench.detail_table(tiny_pipe, _photos(), pairs)  # asserts its default variant is the pipeline's output
+    # detail_table asserts that its default variant is the pipeline's output
+    rows = bench.detail_table(tiny_pipe, eight_bit_photos(), pairs)
     assert len(rows) == 1 + len(bench.SIGMAS) * len(bench.AMOUNTS)
     assert sum("(default)" in name for name, *_ in rows) == 1
     generator_only = rows[0]

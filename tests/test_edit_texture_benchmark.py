@@ -3,20 +3,14 @@
 import math
 
 import torch
+from photo_tensors import eight_bit_photos
 from scripts import load_script
 
 bench = load_script("benchmarks/edit_texture.py", "edit_texture_benchmark")
 
 
-def _photos(n=3, size=64):
-    torch.manual_seed(0)
-    smooth = torch.nn.functional.interpolate(torch.rand(n, 3, 8, 8), size=size, mode="bilinear")
-    photos = (smooth + 0.1 * torch.rand(n, 3, size, size)).clamp(0, 1) * 2 - 1
-    return torch.round((photos + 1) * 127.5) / 127.5 - 1  # 8-bit, as the benchmark reads photos
-
-
 def test_the_variants_check_their_default_against_the_pipeline_and_keep_the_photo_with_texture_0(tiny_pipe):
-    photos = _photos()
+    photos = eight_bit_photos()
     pairs = torch.tensor([[0, 1], [1, 2], [2, 0]])
     swaps = bench.variants(photos, pairs, bench.renderings(tiny_pipe, photos, pairs))  # asserts the default
     assert sum(name.endswith("(default)") for name in swaps) == 1
