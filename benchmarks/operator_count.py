@@ -5,11 +5,19 @@ benchmarks/RESULTS.md, "Screening the small model's recipes").
     python benchmarks/operator_count.py --content_stride 8 --content_channels 16   # the scenes recipe
     python benchmarks/operator_count.py                                   # the small preset's own content code
     python benchmarks/operator_count.py --perceptual_weight 0 --diffaugment ""
+    python benchmarks/operator_count.py --content_stride 8 --content_channels 16 --flops --resolution 256
+
+With ``--flops``, also counts the floating-point operations of one iteration (``torch.utils.flop_counter``:
+convolutions and matrix products, forward and backward, with and without R1 and code consistency, which run
+on one step in 16) at ``--resolution``, per training image, and the rate a GPU must sustain for a given number
+of images per second: the arithmetic side of the throughput target. It also sums the bytes each operator reads
+and writes (an eager run's memory traffic; a compiled one fuses some of it away), the other side.
 
 Counts the top-level ATen operators (those not called by another ATen operator) that torch.profiler
 records during one iteration without R1 or code consistency (the common case: 15 of every 16), after
-two warm-up iterations. Fused Adam as on a GPU. The count does not depend on the image size, so the
-default 64 px keeps it quick; it is per iteration, whatever the batch size.
+two warm-up iterations. Fused Adam as on a GPU. It is per iteration, whatever the batch size; the image size
+changes it only through the discriminators' depth (the bundled shape: 6,460 at the default 64 px, which keeps
+it quick; 6,710 at the 256 px it trains at).
 """
 
 import argparse
@@ -18,6 +26,9 @@ import collections
 import torch
 from accelerate import Accelerator
 from torch.profiler import ProfilerActivity, profile, record_function
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+from torch.utils.flop_counter import FlopCounterMode
 
 from tcp_hub.models import build_models
 from tcp_hub.training import SpeedConfig, TCPTrainer, TrainerConfig
@@ -30,13 +41,54 @@ class _PhaseMarks:
         return record_function("phase:" + name)
 
 
-def count(preset: str, resolution: int, batch: int, perceptual_weight: float, diffaugment: str,
-          content_stride=None, content_channels=None):
+def _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride, content_channels) -> TCPTrainer:
     accelerator = Accelerator(mixed_precision="bf16", cpu=True)
     torch.manual_seed(0)
     config = TrainerConfig(ablation="tcp", perceptual_weight=perceptual_weight, diffaugment=diffaugment)
-    trainer = TCPTrainer(*build_models(preset, resolution, content_stride, content_channels), config, accelerator,
-                         speed=SpeedConfig(mask_workers=0), fused_optimizers=True)
+    return TCPTrainer(*build_models(preset, resolution, content_stride, content_channels), config, accelerator,
+                      speed=SpeedConfig(mask_workers=0), fused_optimizers=True)
+
+
+class _MemoryTraffic(TorchDispatchMode):
+    """Bytes each ATen operator reads and writes (its tensor inputs and outputs), as an eager GPU run moves them
+    through memory; views and no-op casts (outputs that share an input's storage) move nothing."""
+
+    def __init__(self):
+        super().__init__()
+        self.bytes = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+        storages = {t.untyped_storage().data_ptr() for t in inputs}
+        if not any(t.untyped_storage().data_ptr() in storages for t in outputs):
+            self.bytes += sum(t.numel() * t.element_size() for t in inputs + outputs)
+        return out
+
+
+def flops_per_image(preset: str, resolution: int, batch: int, perceptual_weight: float, diffaugment: str,
+                    content_stride=None, content_channels=None) -> dict:
+    """FLOPs and bytes moved per training image, of an iteration with R1 and code consistency (step 0) and of
+    one without (step 1), and their mean over 16 steps (R1 and code consistency run on one in 16)."""
+    trainer = _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride, content_channels)
+    images = torch.rand(batch, 3, resolution, resolution) * 2 - 1
+    result = {}
+    for name in ("with_r1", "without_r1"):
+        counter, traffic = FlopCounterMode(display=False), _MemoryTraffic()
+        with counter, traffic:
+            trainer.run_step(images)
+        result[name] = counter.get_total_flops() / batch
+        result[name + "_bytes"] = traffic.bytes / batch
+    assert not trainer.schedule["r1"] and not trainer.schedule["code_consistency"]
+    for key in ("", "_bytes"):
+        result["mean" + key] = (result["with_r1" + key] + 15 * result["without_r1" + key]) / 16
+    return result
+
+
+def count(preset: str, resolution: int, batch: int, perceptual_weight: float, diffaugment: str,
+          content_stride=None, content_channels=None):
+    trainer = _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride, content_channels)
     images = torch.rand(batch, 3, resolution, resolution) * 2 - 1
     for _ in range(2):  # step 0 has R1 and code consistency; step 1 has neither, like step 2
         trainer.run_step(images)
@@ -70,6 +122,9 @@ def main(argv=None):
     parser.add_argument("--content_stride", type=int, default=None, help="8 or 16 (default: the preset's)")
     parser.add_argument("--content_channels", type=int, default=None, help="default: the preset's")
     parser.add_argument("--top", type=int, default=12, help="how many of the most frequent operators to list")
+    parser.add_argument("--flops", action="store_true", help="also count FLOPs per training image")
+    parser.add_argument("--images_per_s", type=float, nargs="*", default=[181.0, 600.0],
+                        help="training rates to express as TFLOP/s (with --flops)")
     args = parser.parse_args(argv)
     phases, operators = count(args.preset, args.resolution, args.batch_size, args.perceptual_weight, args.diffaugment,
                               args.content_stride, args.content_channels)
@@ -81,6 +136,16 @@ def main(argv=None):
         print(f"| {name} | {phases.get(name, 0)} |")
     print(f"| **all** | **{sum(phases.values())}** |")
     print("most frequent: " + ", ".join(f"{name[6:]} {n}" for name, n in operators.most_common(args.top)))
+    if args.flops:
+        flops = flops_per_image(args.preset, args.resolution, args.batch_size, args.perceptual_weight,
+                                args.diffaugment, args.content_stride, args.content_channels)
+        print(f"GFLOP per training image at {args.resolution} px: {flops['without_r1'] / 1e9:.2f} (step without R1), "
+              f"{flops['with_r1'] / 1e9:.2f} (with R1 and code consistency), {flops['mean'] / 1e9:.2f} on average")
+        print(f"GB read + written per training image by the eager operators (weights included, bf16 where autocast "
+              f"casts): {flops['mean_bytes'] / 1e9:.2f} on average")
+        for rate in args.images_per_s:
+            print(f"{rate:g} images/s = {rate * flops['mean'] / 1e12:.1f} TFLOP/s and "
+                  f"{rate * flops['mean_bytes'] / 1e12:.2f} TB/s of eager memory traffic")
     return phases
 
 
