@@ -28,7 +28,7 @@ from accelerate import Accelerator
 from torch.profiler import ProfilerActivity, profile, record_function
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import flop_registry
 
 from tcp_hub.models import build_models
 from tcp_hub.training import SpeedConfig, TCPTrainer, TrainerConfig
@@ -49,16 +49,22 @@ def _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride,
                       speed=SpeedConfig(mask_workers=0), fused_optimizers=True)
 
 
-class _MemoryTraffic(TorchDispatchMode):
-    """Bytes each ATen operator reads and writes (its tensor inputs and outputs), as an eager GPU run moves them
-    through memory; views and no-op casts (outputs that share an input's storage) move nothing."""
+class _OperatorCost(TorchDispatchMode):
+    """FLOPs of each ATen operator (``torch.utils.flop_counter``'s formulas: convolutions and matrix products) and
+    the bytes it reads and writes (its tensor inputs and outputs), as an eager GPU run moves them through memory;
+    views and no-op casts (outputs that share an input's storage) move nothing. A plain dispatch mode, as
+    ``FlopCounterMode``'s module tracking fails on R1's ``autograd.grad`` of a leaf tensor."""
 
     def __init__(self):
         super().__init__()
+        self.flops = 0
         self.bytes = 0
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if func._overloadpacket in flop_registry:
+            self.flops += flop_registry[func._overloadpacket](*args, **kwargs, out_val=out)
         inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
         outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
         storages = {t.untyped_storage().data_ptr() for t in inputs}
@@ -75,11 +81,10 @@ def flops_per_image(preset: str, resolution: int, batch: int, perceptual_weight:
     images = torch.rand(batch, 3, resolution, resolution) * 2 - 1
     result = {}
     for name in ("with_r1", "without_r1"):
-        counter, traffic = FlopCounterMode(display=False), _MemoryTraffic()
-        with counter, traffic:
+        with _OperatorCost() as cost:
             trainer.run_step(images)
-        result[name] = counter.get_total_flops() / batch
-        result[name + "_bytes"] = traffic.bytes / batch
+        result[name] = cost.flops / batch
+        result[name + "_bytes"] = cost.bytes / batch
     assert not trainer.schedule["r1"] and not trainer.schedule["code_consistency"]
     for key in ("", "_bytes"):
         result["mean" + key] = (result["with_r1" + key] + 15 * result["without_r1" + key]) / 16

@@ -25,3 +25,26 @@ def test_a_content_code_at_one_eighth_drops_a_block_from_each_network():
     stride8, _ = operator_count.count("tiny", 32, 2, perceptual_weight=0.0, diffaugment="", content_stride=8)
     assert stride8["generate"] < stride16["generate"]
     assert stride8["d_step"] == stride16["d_step"]  # the discriminators do not change
+
+
+def test_operator_cost_counts_a_products_flops_and_bytes_and_nothing_for_views():
+    import torch
+
+    a, b = torch.ones(4, 8), torch.ones(8, 2)
+    with operator_count._OperatorCost() as cost:
+        a.view(8, 4)
+        a.t()
+    assert cost.bytes == 0 and cost.flops == 0
+    with operator_count._OperatorCost() as cost:
+        a @ b
+    assert cost.bytes == (32 + 16 + 8) * 4
+    assert cost.flops == 2 * 4 * 8 * 2
+
+
+def test_flops_per_image_grow_with_the_image_and_r1_steps_cost_more():
+    small = operator_count.flops_per_image("tiny", 32, 2, perceptual_weight=0.0, diffaugment="")
+    large = operator_count.flops_per_image("tiny", 64, 2, perceptual_weight=0.0, diffaugment="")
+    assert small["with_r1"] > small["without_r1"] > 0
+    assert small["mean"] == pytest.approx((small["with_r1"] + 15 * small["without_r1"]) / 16)
+    assert 1.5 < large["without_r1"] / small["without_r1"] < 5.0  # 4x the pixels, some costs fixed
+    assert large["mean_bytes"] > small["mean_bytes"] > 0
