@@ -12,6 +12,11 @@ comparison), and mixes with the rendering (``texture`` 0.5). The script checks t
 the pipeline's output. Per variant: colour-transfer gain and edge agreement with the content (medians),
 sharpness over the content photo's, and FID against the 26 real crops (26 and 130 swaps; the blurred real
 crops' FID beside them). Prints a Markdown table; ``--json`` writes the numbers.
+
+``--alternatives`` adds other ways of applying the change to the photo, none of them the pipeline's: the change
+scaled down (0.6, 0.8), a colour guided filter (the photo's three channels as the guide, He et al.'s colour
+version), a gain in linear light (``photo * (G + d) / (R + d)``, both smoothed; brightening as an exposure
+rather than an offset), and the edit taken as a global affine colour map from ``R`` to ``G`` applied to the photo.
 """
 
 import argparse
@@ -26,7 +31,7 @@ from tqdm import tqdm
 from tcp_hub.evaluation import colour_transfer_gain, edge_agreement, laplacian_variance
 from tcp_hub.evaluation.fid import features_frechet_distance, inception_features
 from tcp_hub.image_io import gaussian_blur, tensor_to_output
-from tcp_hub.photo_edit import EDIT_EPS, EDIT_RADIUS, guided_filter
+from tcp_hub.photo_edit import EDIT_EPS, EDIT_RADIUS, box_mean, guided_filter
 from tcp_hub.pipeline import load_pipeline
 
 HERE = Path(__file__).parent
@@ -51,6 +56,7 @@ def parse_args(argv=None):
     p.add_argument("--max_images", type=int, default=50)
     p.add_argument("--max_pairs", type=int, default=130)
     p.add_argument("--json", help="where to write the numbers")
+    p.add_argument("--alternatives", action="store_true", help="also score other ways of applying the change")
     return p.parse_args(argv)
 
 
@@ -72,7 +78,55 @@ def renderings(pipe, images: torch.Tensor, pairs: torch.Tensor) -> dict:
     return {"R": own, **{k: torch.cat(v) for k, v in out.items()}}
 
 
-def variants(images: torch.Tensor, pairs: torch.Tensor, r: dict) -> dict:
+def colour_guided_filter(src: torch.Tensor, guide: torch.Tensor, radius: int = EDIT_RADIUS,
+                         eps: float = EDIT_EPS) -> torch.Tensor:
+    """He et al.'s colour guided filter: ``src [B, C, H, W]`` fitted in each window as ``a . guide + b``
+    (``guide [B, 3, H, W]``, a 3 x 3 covariance with ridge ``eps``); the fits averaged."""
+    src, guide = src.float(), guide.float()
+    mean_i, mean_s = box_mean(guide, radius), box_mean(src, radius)
+    cov = torch.stack([box_mean(guide * src[:, c:c + 1], radius) - mean_i * mean_s[:, c:c + 1]
+                       for c in range(src.shape[1])], 1)  # [B, C, 3, H, W]
+    var = torch.stack([torch.stack([box_mean(guide[:, i:i + 1] * guide[:, j:j + 1], radius)[:, 0]
+                                    - mean_i[:, i] * mean_i[:, j] for j in range(3)], -1) for i in range(3)], -2)
+    a = torch.linalg.solve(var + eps * torch.eye(3), cov.permute(0, 3, 4, 2, 1)).permute(0, 4, 3, 1, 2)
+    b = mean_s - (a * mean_i[:, None]).sum(2)
+    mean_a = torch.stack([box_mean(a[:, c], radius) for c in range(src.shape[1])], 1)
+    return (mean_a * guide[:, None]).sum(2) + box_mean(b, radius)
+
+
+def _linear(x: torch.Tensor) -> torch.Tensor:
+    x = ((x + 1) / 2).clamp(0, 1)
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def _srgb(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055) * 2 - 1
+
+
+def global_affine(src: torch.Tensor, dst: torch.Tensor):
+    """The per-image least-squares colour map ``dst ~ M src + t`` (3 x 4), as a function of an image."""
+    def homogeneous(x):
+        return torch.cat([x.flatten(2), torch.ones_like(x[:, :1]).flatten(2)], 1)
+    x = homogeneous(src)
+    m = torch.linalg.solve(x @ x.transpose(1, 2) + 1e-3 * torch.eye(4), x @ dst.flatten(2).transpose(1, 2))
+    return lambda image: (m.transpose(1, 2) @ homogeneous(image)).view_as(image)
+
+
+def alternatives(photo: torch.Tensor, edited: torch.Tensor, own: torch.Tensor) -> dict:
+    """Other ways of applying the change ``edited - own`` to ``photo`` (``--alternatives``)."""
+    change = guided_filter(edited - own, photo)
+    out = {f"texture 0, the change x {scale:g}": photo + scale * change for scale in (0.6, 0.8)}
+    out["colour guided filter r 16, eps 0.01"] = photo + colour_guided_filter(edited - own, photo)
+    smooth_edited, smooth_own = guided_filter(_linear(edited), photo), guided_filter(_linear(own), photo)
+    for d in (0.01, 0.02, 0.1):
+        gain = ((smooth_edited + d) / (smooth_own + d)).clamp(0.1, 10)
+        out[f"gain in linear light, d {d:g}"] = _srgb(_linear(photo) * gain)
+    out["global affine colour map R -> G"] = global_affine(own, edited)(photo)
+    return out
+
+
+def variants(images: torch.Tensor, pairs: torch.Tensor, r: dict, extra: bool = False) -> dict:
     """Name -> ``[P, 3, R, R]`` swaps; asserts the default variant is the pipeline's default output."""
     photo = images[pairs[:, 0]]
     change = r["G"] - r["R"][pairs[:, 0]]
@@ -84,6 +138,8 @@ def variants(images: torch.Tensor, pairs: torch.Tensor, r: dict) -> dict:
         out[f"texture 0, Gaussian sigma {sigma}"] = photo + gaussian_blur(change, sigma)
     default = f"texture 0, guided filter r {EDIT_RADIUS}, eps {EDIT_EPS:g}"
     out[f"texture 0.5 (r {EDIT_RADIUS})"] = torch.lerp(out[default].clamp(-1, 1), r["rendered"], 0.5)
+    if extra:
+        out.update(alternatives(photo, r["G"], r["R"][pairs[:, 0]]))
     out = {k: v.clamp(-1, 1) for k, v in out.items()}
     gap = (out[default] - r["default"]).abs().max().item()
     assert gap < 2e-3, f"the default variant differs from the pipeline's output by {gap}"
@@ -112,7 +168,7 @@ def main(argv=None) -> int:
     images = sq.load_crops(sq.photo_files(args.images, args.list, args.max_images), args.resolution)
     pairs = sq.sample_pairs(len(images), args.max_pairs)
     pipe = load_pipeline(args.model)
-    swaps = variants(images, pairs, renderings(pipe, images, pairs))
+    swaps = variants(images, pairs, renderings(pipe, images, pairs), args.alternatives)
     real = inception_features(images, 16, "cpu")
     blurred = features_frechet_distance(inception_features(gaussian_blur(images, sq.BLUR_SIGMA), 16, "cpu"), real)
     rows = score(images, pairs, swaps, real)
