@@ -6,7 +6,13 @@ the new style changes, ``G(c, s_new) - G(c, s_own)``; its smooth part, filtered 
 as the guide (He et al., "Guided Image Filtering", 2010), recolours and relights the photo while every
 edge and texture of the photo stays. `TCPPipeline`'s ``texture`` mixes this with the generator's own
 rendering (benchmarks/edit_texture.py measures the trade-off).
+
+In a region edit the generator blends the styles in its coarse feature maps, so its change fades over a few
+cells next to unpainted areas: left as it is, a ring of the photo's own colour would stay inside the paint around
+every unpainted object. `fill_from_interior` carries the change of the region's interior out to its edge.
 """
+
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +23,9 @@ from .image_io import resize_tensor
 # code) and its regulariser (on the photo's grey level in [-1, 1]); chosen by benchmarks/edit_texture.py.
 EDIT_RADIUS = 16
 EDIT_EPS = 0.01
+# How far (px at the working size: three cells of the bundled model's content code) inside a painted region's edge
+# the change is taken from the region's interior; chosen on the held-out photos' region edits (benchmarks/RESULTS.md).
+REGION_FILL = 24
 
 
 def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -46,8 +55,34 @@ def guided_filter(src: torch.Tensor, guide: torch.Tensor, radius: int = EDIT_RAD
     return box_mean(a, radius) * grey + box_mean(b, radius)
 
 
+def erode(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """The minimum of ``mask [B, 1, H, W]`` over the (2r + 1)^2 window around each pixel; the picture's border
+    does not erode (a region that reaches it stays whole there). Separable, like `box_mean`."""
+    if radius < 1:
+        return mask
+    k = 2 * radius + 1  # separable, like box_mean: a column pass, then a row pass
+    x = -F.max_pool2d(-F.pad(mask, (0, 0, radius, radius), mode="replicate"), (k, 1), stride=1)
+    return -F.max_pool2d(-F.pad(x, (radius, radius, 0, 0), mode="replicate"), (1, k), stride=1)
+
+
+def fill_from_interior(change: torch.Tensor, region: torch.Tensor, width: int = REGION_FILL) -> torch.Tensor:
+    """``change [B, C, H, W]`` with its values near the edge of ``region [1, 1, H, W]`` (0..1) replaced by the
+    mean change of the region's interior within ``2 * width`` px.
+
+    The interior is where ``region`` is fully painted ``width`` px around. The change is carried over the
+    ``width`` px inside the edge and as far past it, so that a guided filter does not dilute it at the edge
+    (`smooth_edit` keeps the result only inside the region). Pixels with no interior that near (thin strokes,
+    everything farther outside) keep their own change.
+    """
+    inside = (erode(region.float(), width) > 0.99).float()
+    num, den = box_mean(change * inside, 2 * width), box_mean(inside, 2 * width)
+    carried = torch.where(den > 1e-3, num / den.clamp_min(1e-3), change)
+    return torch.lerp(carried, change, inside)
+
+
 def smooth_edit(photo: torch.Tensor, working_photo: torch.Tensor, edited: torch.Tensor,
-                reconstruction: torch.Tensor, radius: int = EDIT_RADIUS, eps: float = EDIT_EPS) -> torch.Tensor:
+                reconstruction: torch.Tensor, region: Optional[torch.Tensor] = None, radius: int = EDIT_RADIUS,
+                eps: float = EDIT_EPS) -> torch.Tensor:
     """The photo with the smooth part of the generator's edit added.
 
     Args:
@@ -55,9 +90,17 @@ def smooth_edit(photo: torch.Tensor, working_photo: torch.Tensor, edited: torch.
         working_photo: ``[B, 3, h, w]`` the photo at the working size (the guide).
         edited: ``[B, 3, h, w]`` the generator's rendering with the new style(s).
         reconstruction: ``[B, 3, h, w]`` its rendering of the photo with the photo's own style.
+        region: ``[1, 1, h, w]`` how much of each pixel a region edit paints, or ``None`` (a global swap). Inside
+            it the change is `fill_from_interior`'s, so the edit keeps its strength up to the paint's edge;
+            outside it the generator's own change stays (for ``keep_unedited=False``).
 
     Returns:
         ``[B, 3, H, W]``, not clamped: ``photo`` exactly where the edit changes nothing.
     """
-    change = guided_filter(edited.float() - reconstruction.float(), working_photo, radius, eps)
-    return photo.float() + resize_tensor(change, tuple(photo.shape[-2:]))
+    change = edited.float() - reconstruction.float()
+    smooth = guided_filter(change, working_photo, radius, eps)
+    if region is not None:
+        region = region.to(smooth)
+        filled = guided_filter(fill_from_interior(change, region), working_photo, radius, eps)
+        smooth = torch.lerp(smooth, filled, region)
+    return photo.float() + resize_tensor(smooth, tuple(photo.shape[-2:]))

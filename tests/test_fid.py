@@ -117,7 +117,10 @@ def test_scenes_quality_benchmark_scores_a_tiny_model_on_a_folder_of_photos(tmp_
 
     results = json.loads(out.read_text())
     assert results["images"] == 3 and results["ordered_pairs"] == 6 and results["fid_generated_images"] == 6
-    assert all(math.isfinite(v) for v in results.values() if isinstance(v, float))
+    # at 32 px no mask has 100 px both in its edge band and 24 px inside it: that ratio has no pair (NaN)
+    assert results["edit_pipeline_edge_ratio_pairs"] == 0
+    assert all(math.isfinite(v) for k, v in results.items() if isinstance(v, float) and k !=
+               "edit_pipeline_edge_ratio_median")
     # The classical baseline does what it is for: it moves the colours and keeps the edges.
     assert results["colour_gain_reinhard_median"] > 0.8 and results["edge_agreement_reinhard_median"] > 0.8
     # An untrained model moves colours less than the baseline; with the default texture=0 its swaps are the photos
@@ -125,6 +128,20 @@ def test_scenes_quality_benchmark_scores_a_tiny_model_on_a_folder_of_photos(tmp_
     assert results["colour_gain_swap_median"] < results["colour_gain_reinhard_median"]
     assert results["edge_agreement_swap_median"] > 0.9, results["edge_agreement_swap_median"]
     assert "| colour-transfer gain, median ↑ |" in capsys.readouterr().out
+
+
+def test_scenes_quality_scores_the_pipelines_region_edits_up_to_the_paints_edge(tiny_pipe):
+    bench = _load_scenes_quality()
+    torch.manual_seed(0)
+    images = torch.rand(2, 3, 96, 96) * 2 - 1
+    masks = torch.zeros(2, 1, 96, 96)
+    masks[..., :, :64] = 1  # a band along x = 64 and an interior up to x = 40
+    result = bench.pipeline_region_edits(tiny_pipe, images, torch.tensor([[0, 1], [1, 0]]), masks)
+    assert result["edit_pipeline_edge_ratio_pairs"] == 2
+    assert result["edit_pipeline_inside_change"] > 0
+    # an untrained model's change is noise-like, about as strong at the edge as inside (the bundled model's
+    # ring, and its fill, are tested in test_bundled_model.py)
+    assert 0.5 < result["edit_pipeline_edge_ratio_median"] < 2.0
 
 
 def test_scenes_quality_benchmark_explains_a_missing_photo_folder(tmp_path, capsys):

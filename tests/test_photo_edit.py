@@ -6,7 +6,7 @@ import torch
 
 from tcp_hub.errors import InputError
 from tcp_hub.image_io import gaussian_blur
-from tcp_hub.photo_edit import guided_filter, smooth_edit
+from tcp_hub.photo_edit import erode, fill_from_interior, guided_filter, smooth_edit
 
 
 def _step_guide(size=64):
@@ -49,6 +49,42 @@ def test_smooth_edit_adds_the_change_at_the_photos_size():
     out = smooth_edit(photo, torch.zeros(1, 3, 48, 32), torch.full((1, 3, 48, 32), 0.25), torch.zeros(1, 3, 48, 32))
     assert out.shape == photo.shape
     torch.testing.assert_close(out, torch.full_like(photo, 0.25), atol=1e-5, rtol=0)
+
+
+def test_erode_shrinks_a_region_but_not_from_the_pictures_border():
+    region = torch.zeros(1, 1, 20, 20)
+    region[..., :, :10] = 1  # the left half, touching the border on three sides
+    eroded = erode(region, 3)
+    assert eroded[..., :, :7].min() == 1 and eroded[..., :, 7:].max() == 0
+
+
+def test_fill_from_interior_carries_the_interiors_change_to_the_regions_edge():
+    region = torch.zeros(1, 1, 96, 96)
+    region[..., :, :64] = 1
+    change = torch.zeros(1, 3, 96, 96)
+    change[..., :, :48] = 0.4  # the interior's change ...
+    change[..., :, 48:64] = 0.1  # ... fading next to the unpainted part, as the generator's does
+    filled = fill_from_interior(change, region, width=16)
+    torch.testing.assert_close(filled[..., :, :64], torch.full((1, 3, 96, 64), 0.4))
+    torch.testing.assert_close(filled[..., :, 64:80], torch.full((1, 3, 96, 16), 0.4))  # and as far past the edge
+    torch.testing.assert_close(filled[..., :, 81:], change[..., :, 81:])  # no further
+    thin = torch.zeros(1, 1, 96, 96)
+    thin[..., 40:46, :] = 1  # a stroke thinner than the width has no interior: its change stays
+    torch.testing.assert_close(fill_from_interior(change, thin, width=16), change)
+
+
+def test_smooth_edit_keeps_a_region_edits_strength_up_to_the_paint_and_equals_the_global_edit_for_all_of_it():
+    region = torch.zeros(1, 1, 96, 96)
+    region[..., :, :64] = 1
+    photo, reconstruction = torch.zeros(1, 3, 96, 96), torch.zeros(1, 3, 96, 96)
+    edited = torch.zeros(1, 3, 96, 96)
+    edited[..., :, :40], edited[..., :, 40:64] = 0.4, 0.1
+    plain, filled = smooth_edit(photo, photo, edited, reconstruction), smooth_edit(photo, photo, edited,
+                                                                                   reconstruction, region=region)
+    assert plain[..., 56:62].mean() < 0.2 and filled[..., 56:62].mean() > 0.35  # just inside the paint's edge
+    torch.testing.assert_close(filled[..., :, 88:], plain[..., :, 88:])  # far outside: the generator's own change
+    torch.testing.assert_close(smooth_edit(photo, photo, edited, reconstruction, region=torch.ones(1, 1, 96, 96)),
+                               plain)
 
 
 # ---- the pipeline -----------------------------------------------------------------------------------------------
