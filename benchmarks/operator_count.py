@@ -49,11 +49,17 @@ def _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride,
                       speed=SpeedConfig(mask_workers=0), fused_optimizers=True)
 
 
+def _bytes(tensors) -> int:
+    """Bytes of ``tensors``, each at most its storage's (an expanded tensor reads its storage once)."""
+    return sum(min(t.numel() * t.element_size(), t.untyped_storage().nbytes()) for t in tensors)
+
+
 class _OperatorCost(TorchDispatchMode):
     """FLOPs of each ATen operator (``torch.utils.flop_counter``'s formulas: convolutions and matrix products) and
-    the bytes it reads and writes (its tensor inputs and outputs), as an eager GPU run moves them through memory;
-    views and no-op casts (outputs that share an input's storage) move nothing. A plain dispatch mode, as
-    ``FlopCounterMode``'s module tracking fails on R1's ``autograd.grad`` of a leaf tensor."""
+    the bytes it reads and writes, as an eager GPU run moves them through memory: its tensor inputs and outputs;
+    an in-place operator (``add_``, ``copy_``, fused Adam) reads its inputs and writes the ones it changes; a view
+    or a no-op cast (an output sharing an input's storage, from an operator that changes nothing) moves nothing.
+    A plain dispatch mode, as ``FlopCounterMode``'s module tracking fails on R1's ``autograd.grad`` of a leaf."""
 
     def __init__(self):
         super().__init__()
@@ -66,10 +72,17 @@ class _OperatorCost(TorchDispatchMode):
         if func._overloadpacket in flop_registry:
             self.flops += flop_registry[func._overloadpacket](*args, **kwargs, out_val=out)
         inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        if func._schema.is_mutable:
+            written = [value for argument, value in zip(func._schema.arguments, args)
+                       if argument.alias_info is not None and argument.alias_info.is_write]
+            written += [kwargs[a.name] for a in func._schema.arguments
+                        if a.name in kwargs and a.alias_info is not None and a.alias_info.is_write]
+            self.bytes += _bytes(inputs) + _bytes(t for t in tree_leaves(written) if isinstance(t, torch.Tensor))
+            return out
         outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
         storages = {t.untyped_storage().data_ptr() for t in inputs}
         if not any(t.untyped_storage().data_ptr() in storages for t in outputs):
-            self.bytes += sum(t.numel() * t.element_size() for t in inputs + outputs)
+            self.bytes += _bytes(inputs) + _bytes(outputs)
         return out
 
 

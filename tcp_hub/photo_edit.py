@@ -28,17 +28,29 @@ EDIT_EPS = 0.01
 REGION_FILL = 24
 
 
+def _window_mean_1d(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    """Mean of ``x`` over ``[i - r, i + r]`` along ``dim``, the part inside the picture, from a running sum: the
+    same cost for any radius."""
+    n = x.shape[dim]
+    total = F.pad(x.double().cumsum(dim).movedim(dim, -1), (1, 0)).movedim(-1, dim)  # total[i] = sum of x[:i]
+    index = torch.arange(n, device=x.device)
+    hi, lo = (index + radius + 1).clamp(max=n), (index - radius).clamp(min=0)
+    window = total.index_select(dim, hi) - total.index_select(dim, lo)
+    shape = [1] * x.dim()
+    shape[dim] = n
+    return (window / (hi - lo).view(shape)).to(x.dtype)
+
+
 def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean of ``[B, C, H, W]`` over the (2r + 1)^2 window around each pixel, the part inside the picture.
 
     Separable (a column pass, then a row pass): the in-picture part of a window is a rectangle, so the two means
-    of means equal the window's mean, at 2 (2r + 1) rather than (2r + 1)^2 operations per pixel.
+    of means equal the window's mean; each pass is a difference of running sums, so large windows (the region
+    fill's) cost no more than small ones.
     """
     if radius < 1:
         return x
-    k = 2 * radius + 1
-    x = F.avg_pool2d(x, (k, 1), stride=1, padding=(radius, 0), count_include_pad=False)
-    return F.avg_pool2d(x, (1, k), stride=1, padding=(0, radius), count_include_pad=False)
+    return _window_mean_1d(_window_mean_1d(x, radius, 2), radius, 3)
 
 
 def guided_filter(src: torch.Tensor, guide: torch.Tensor, radius: int = EDIT_RADIUS,
@@ -76,7 +88,9 @@ def fill_from_interior(change: torch.Tensor, region: torch.Tensor, width: int = 
     """
     inside = (erode(region.float(), width) > 0.99).float()
     num, den = box_mean(change * inside, 2 * width), box_mean(inside, 2 * width)
-    carried = torch.where(den > 1e-3, num / den.clamp_min(1e-3), change)
+    carried = num / den.clamp_min(1e-6)
+    # full where at least 1/20 of the window is interior, fading to the pixel's own change where none is
+    carried = torch.lerp(change, carried, (den * 20).clamp(max=1))
     return torch.lerp(carried, change, inside)
 
 
@@ -90,9 +104,10 @@ def smooth_edit(photo: torch.Tensor, working_photo: torch.Tensor, edited: torch.
         working_photo: ``[B, 3, h, w]`` the photo at the working size (the guide).
         edited: ``[B, 3, h, w]`` the generator's rendering with the new style(s).
         reconstruction: ``[B, 3, h, w]`` its rendering of the photo with the photo's own style.
-        region: ``[1, 1, h, w]`` how much of each pixel a region edit paints, or ``None`` (a global swap). Inside
-            it the change is `fill_from_interior`'s, so the edit keeps its strength up to the paint's edge;
-            outside it the generator's own change stays (for ``keep_unedited=False``).
+        region: ``[1, K, h, w]`` how much of each pixel each of a region edit's K regions paints (summing to 1
+            at most), or ``None`` (a global swap). Inside region k the change is `fill_from_interior`'s from
+            region k's own interior, so the edit keeps its strength up to the paint's edge; outside every region
+            the generator's own change stays (for ``keep_unedited=False``).
 
     Returns:
         ``[B, 3, H, W]``, not clamped: ``photo`` exactly where the edit changes nothing.
@@ -101,6 +116,15 @@ def smooth_edit(photo: torch.Tensor, working_photo: torch.Tensor, edited: torch.
     smooth = guided_filter(change, working_photo, radius, eps)
     if region is not None:
         region = region.to(smooth)
-        filled = guided_filter(fill_from_interior(change, region), working_photo, radius, eps)
-        smooth = torch.lerp(smooth, filled, region)
+        painted = region.sum(1, keepdim=True).clamp(max=1)
+        # each painted pixel takes its own region's fill; an unpainted one near regions, the fill of the region
+        # that covers most of its surroundings (so that the filter does not dilute a fill at its edge); one far
+        # from every region, its own change. One filter for all regions.
+        cover = box_mean(region, REGION_FILL)
+        nearest = F.one_hot(cover.argmax(1), region.shape[1]).movedim(-1, 1).to(cover) * (cover.sum(1, True) > 0)
+        share = region + (1 - painted) * nearest
+        filled = change * (1 - share.sum(1, keepdim=True))
+        for k in range(region.shape[1]):
+            filled += share[:, k:k + 1] * fill_from_interior(change, region[:, k:k + 1])
+        smooth = torch.lerp(smooth, guided_filter(filled, working_photo, radius, eps), painted)
     return photo.float() + resize_tensor(smooth, tuple(photo.shape[-2:]))

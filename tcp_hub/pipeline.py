@@ -437,8 +437,9 @@ class TCPPipeline(DiffusionPipeline):
             images.add_(added).clamp_(-1, 1)
             del added  # full-size tensors: free before the next
         if texture < 1:
+            regions = None if edited is None else weights[:1, 1:, :h, :w]
             smooth = smooth_edit(photo.to(images.device), x[..., :h, :w], working_edit, reconstruction,
-                                 region=edited).clamp_(-1, 1)
+                                 region=regions).clamp_(-1, 1)
             images = torch.lerp(smooth, images, float(texture)) if texture > 0 else smooth
         if edited is not None and keep_unedited:
             images = keep_photo_outside(images, photo, edited)

@@ -111,7 +111,7 @@ def test_figure_script_draws_the_card_grid(tmp_path):
 def test_a_region_edit_keeps_its_strength_up_to_the_paint_around_an_unpainted_animal(pipe):
     # the README's region edit: the grass painted around a pig. The generator's change fades over a few cells next
     # to the unpainted pig; carried from the region's interior (photo_edit.fill_from_interior) it does not, so no
-    # ring of green grass stays around the pig. Measured: 1.03 of the interior's change in the 12 px inside the
+    # ring of green grass stays around the pig. Measured: 0.98 of the interior's change in the 12 px inside the
     # paint's edge (0.71 without the fill).
     from tcp_hub.app_logic import editor_masks
     from tcp_hub.photo_edit import erode

@@ -39,6 +39,12 @@ def test_operator_cost_counts_a_products_flops_and_bytes_and_nothing_for_views()
         a @ b
     assert cost.bytes == (32 + 16 + 8) * 4
     assert cost.flops == 2 * 4 * 8 * 2
+    with operator_count._OperatorCost() as cost:
+        a.add_(1.0)  # in place: reads a, writes a
+    assert cost.bytes == 2 * 32 * 4
+    with operator_count._OperatorCost() as cost:
+        b.expand(1000, 8, 2) * 1  # an expanded input reads its storage once
+    assert cost.bytes == 16 * 4 + 1000 * 16 * 4
 
 
 def test_flops_per_image_grow_with_the_image_and_r1_steps_cost_more():

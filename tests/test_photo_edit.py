@@ -66,11 +66,40 @@ def test_fill_from_interior_carries_the_interiors_change_to_the_regions_edge():
     change[..., :, 48:64] = 0.1  # ... fading next to the unpainted part, as the generator's does
     filled = fill_from_interior(change, region, width=16)
     torch.testing.assert_close(filled[..., :, :64], torch.full((1, 3, 96, 64), 0.4))
-    torch.testing.assert_close(filled[..., :, 64:80], torch.full((1, 3, 96, 16), 0.4))  # and as far past the edge
+    # and past the edge, while at least 1/20 of the window is interior
+    torch.testing.assert_close(filled[..., :, 64:76], torch.full((1, 3, 96, 12), 0.4))
     torch.testing.assert_close(filled[..., :, 81:], change[..., :, 81:])  # no further
     thin = torch.zeros(1, 1, 96, 96)
     thin[..., 40:46, :] = 1  # a stroke thinner than the width has no interior: its change stays
     torch.testing.assert_close(fill_from_interior(change, thin, width=16), change)
+
+
+def test_fill_from_interior_fades_along_a_stroke_leaving_the_interior_without_a_jump():
+    region = torch.zeros(1, 1, 128, 160)
+    region[..., 32:96, :64] = 1  # a blob ...
+    region[..., 60:66, 64:] = 1  # ... with a thin stroke coming off it
+    change = torch.full((1, 1, 128, 160), -0.3)
+    change[..., :, :64] = 0.5
+    filled = fill_from_interior(change, region, width=16)
+    along = filled[0, 0, 62, 64:]
+    assert (along[1:] - along[:-1]).abs().max() < 0.2  # a ramp, not a 0.8 step where the interior falls out of reach
+    assert along[0] > 0.3 and along[-1] == pytest.approx(-0.3)
+
+
+def test_smooth_edit_carries_each_regions_own_change_to_its_edge():
+    regions = torch.zeros(1, 2, 96, 128)
+    regions[:, 0, :, :64], regions[:, 1, :, 64:] = 1, 1  # two regions meeting at an edge of the photo (a sky
+    guide = _step_guide(128)[..., :96, :]  # and a ground painted along the horizon) ...
+    regions[..., 40:56, 56:72] = 0  # ... around an unpainted object on their border
+    edited = torch.zeros(1, 3, 96, 128)
+    edited[..., :, :64], edited[..., :, 64:] = 0.5, -0.5
+    edited[..., 32:64, 48:80] *= 0.2  # the generator's change fades next to the object
+    zeros = torch.zeros(1, 3, 96, 128)
+    out = smooth_edit(zeros, guide, edited, zeros, region=regions)
+    # each region's edge takes its own interior's change, not the mean of both (0.26 from their union)
+    assert out[..., 44:52, 50:54].mean() > 0.45 and out[..., 44:52, 74:78].mean() < -0.45
+    plain = smooth_edit(zeros, guide, edited, zeros)
+    torch.testing.assert_close(out[..., 46:50, 62:66], plain[..., 46:50, 62:66])  # the object: the generator's own
 
 
 def test_smooth_edit_keeps_a_region_edits_strength_up_to_the_paint_and_equals_the_global_edit_for_all_of_it():
