@@ -32,7 +32,8 @@ def _window_mean_1d(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
     """Mean of ``x`` over ``[i - r, i + r]`` along ``dim``, the part inside the picture, from a running sum: the
     same cost for any radius."""
     n = x.shape[dim]
-    total = F.pad(x.double().cumsum(dim).movedim(dim, -1), (1, 0)).movedim(-1, dim)  # total[i] = sum of x[:i]
+    exact = torch.float32 if x.device.type == "mps" else torch.float64  # a long sum in double; MPS has none
+    total = F.pad(x.to(exact).cumsum(dim).movedim(dim, -1), (1, 0)).movedim(-1, dim)  # total[i] = sum of x[:i]
     index = torch.arange(n, device=x.device)
     hi, lo = (index + radius + 1).clamp(max=n), (index - radius).clamp(min=0)
     window = total.index_select(dim, hi) - total.index_select(dim, lo)
