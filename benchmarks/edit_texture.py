@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from tcp_hub.evaluation import colour_transfer_gain, edge_agreement, laplacian_variance
 from tcp_hub.evaluation.fid import features_frechet_distance, inception_features
+from tcp_hub.evaluation.metrics import linear_to_srgb, srgb_to_linear
 from tcp_hub.image_io import gaussian_blur, tensor_to_output
 from tcp_hub.photo_edit import EDIT_EPS, EDIT_RADIUS, box_mean, guided_filter
 from tcp_hub.pipeline import load_pipeline
@@ -95,13 +96,13 @@ def colour_guided_filter(src: torch.Tensor, guide: torch.Tensor, radius: int = E
 
 
 def _linear(x: torch.Tensor) -> torch.Tensor:
-    x = ((x + 1) / 2).clamp(0, 1)
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    """Images in [-1, 1] -> linear light in [0, 1]."""
+    return srgb_to_linear(((x + 1) / 2).clamp(0, 1))
 
 
 def _srgb(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0, 1)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-8) ** (1 / 2.4) - 0.055) * 2 - 1
+    """Linear light -> images in [-1, 1]."""
+    return linear_to_srgb(x.clamp(0, 1)) * 2 - 1
 
 
 def global_affine(src: torch.Tensor, dst: torch.Tensor):

@@ -115,6 +115,16 @@ def down_up(images: torch.Tensor, factor: int = 4) -> torch.Tensor:
 
 
 # ---- colour --------------------------------------------------------------------------------------
+def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB values in [0, 1] -> linear light (IEC 61966-2-1)."""
+    return torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(linear: torch.Tensor) -> torch.Tensor:
+    """Linear light in [0, 1] -> sRGB values (IEC 61966-2-1); the inverse of `srgb_to_linear`."""
+    return torch.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
 def rgb_to_lab(images: torch.Tensor) -> torch.Tensor:
     """sRGB ``[B, 3, H, W]`` in [-1, 1] -> CIE L*a*b* (D65) ``[B, 3, H, W]`` (float64).
 
@@ -122,8 +132,7 @@ def rgb_to_lab(images: torch.Tensor) -> torch.Tensor:
     """
     _check_images(images)
     rgb = ((images.double().clamp(-1, 1) + 1) / 2)
-    linear = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    xyz = torch.einsum("ij,bjhw->bihw", _RGB_TO_XYZ.to(images.device), linear)
+    xyz = torch.einsum("ij,bjhw->bihw", _RGB_TO_XYZ.to(images.device), srgb_to_linear(rgb))
     t = xyz / _D65_WHITE.to(images.device)[None, :, None, None]
     f = torch.where(t > _DELTA ** 3, t.clamp_min(1e-12) ** (1 / 3), t / (3 * _DELTA ** 2) + 4 / 29)
     fx, fy, fz = f.unbind(1)
@@ -138,8 +147,7 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     t = torch.where(f > _DELTA, f ** 3, 3 * _DELTA ** 2 * (f - 4 / 29))
     xyz = t * _D65_WHITE.to(lab.device)[None, :, None, None]
     linear = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(_RGB_TO_XYZ).to(lab.device), xyz).clamp(0, 1)
-    rgb = torch.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-    return (rgb * 2 - 1).clamp(-1, 1).float()
+    return (linear_to_srgb(linear) * 2 - 1).clamp(-1, 1).float()
 
 
 def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
