@@ -189,7 +189,7 @@ def measure(args, precision: str, ablation: str) -> dict:
     speed = SpeedConfig(channels_last=args.channels_last, compile=args.compile, compile_mode=args.compile_mode,
                         mask_workers=args.mask_workers, **checks)
     config = TrainerConfig(ablation=ablation, perceptual_weight=args.perceptual_weight, diffaugment=args.diffaugment)
-    models = build_models(args.preset, args.resolution, args.content_stride, args.content_channels)
+    models = build_models(args.preset, args.resolution, args.content_stride, args.content_channels, args.width)
     trainer = TCPTrainer(*models, config, accelerator, speed=speed)
     timer = PhaseTimer(device)
     trainer.profiler = timer
@@ -243,6 +243,7 @@ def main(argv=None):
                    help="the content code's stride (default: the preset's; the bundled model: 8)")
     p.add_argument("--content_channels", type=int, default=None,
                    help="the content code's channels (default: the preset's; the bundled model: 16)")
+    p.add_argument("--width", type=float, default=1.0, help="multiply the encoder's and generator's widths")
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--steps", type=int, default=32, help="timed iterations (32 = 2 R1 + 2 code-consistency steps)")
     p.add_argument("--warmup", type=int, default=5)
@@ -284,7 +285,7 @@ def main(argv=None):
 
     name = torch.cuda.get_device_name() if args.device == "cuda" else "CPU"
     code = (f", content code stride {args.content_stride or 'as preset'}, "
-            f"channels {args.content_channels or 'as preset'}")
+            f"channels {args.content_channels or 'as preset'}, width x{args.width:g}")
     print(f"{name}: preset {args.preset}{code}, {args.resolution} px, batch {args.batch_size}, {args.steps} steps, "
           f"compile={args.compile} ({args.compile_mode}{', C++ wrapper' if args.cpp_wrapper else ''}), "
           f"channels_last={args.channels_last}, mask workers {args.mask_workers}, "

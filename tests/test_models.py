@@ -220,6 +220,29 @@ def test_content_stride_and_channels_set_the_content_codes_shape(stride, channel
     assert generator(content, style).shape == (1, 3, 64, 64)
 
 
+@pytest.mark.parametrize("width", [1.5, 0.5])
+def test_width_scales_the_encoder_and_generator_but_not_the_codes(width):
+    base_e, base_g, base_d, _ = build_models("small", 64, content_stride=8, content_channels=16)
+    encoder, generator, discriminator, _ = build_models("small", 64, content_stride=8, content_channels=16,
+                                                        width=width)
+    assert encoder.config.block_out_channels == tuple(int(c * width) for c in base_e.config.block_out_channels)
+    assert generator.config.head_channels == tuple(int(c * width) for c in base_g.config.head_channels)
+    assert encoder.config.stem_channels == {1.5: 16, 0.5: 8}[width]  # 8 x width to a multiple of 8, at least 8
+    params = [sum(p.numel() for m in pair for p in m.parameters()) for pair in ((base_e, base_g), (encoder, generator))]
+    # convolutions grow as width^2, the layers fed by the (unchanged) style vector as width
+    assert min(width, width ** 2) < params[1] / params[0] < max(width, width ** 2)
+    codes = encoder(torch.randn(1, 3, 64, 64))
+    assert codes.content.shape == (1, 16, 8, 8) and codes.style.shape == (1, 512)
+    assert generator(codes.content, codes.style).shape == (1, 3, 64, 64)
+    assert sum(p.numel() for p in discriminator.parameters()) == sum(p.numel() for p in base_d.parameters())
+
+
+def test_width_1_is_the_preset_exactly_and_a_width_below_0_is_refused():
+    assert build_models("small", 64, width=1.0)[0].config == build_models("small", 64)[0].config
+    with pytest.raises(ValueError, match="width must be a positive number"):
+        build_models("small", width=0)
+
+
 def test_content_stride_other_than_8_or_16_is_refused():
     with pytest.raises(ValueError, match="content_stride must be 8 or 16"):
         build_models("small", content_stride=4)

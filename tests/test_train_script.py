@@ -423,6 +423,24 @@ def test_init_from_keeps_that_models_content_code_shape_unless_told_otherwise():
         initial_models(parse_args([*base, "--content_stride", str(preset_encoder.downsample_factor)]))
 
 
+def test_width_is_taken_from_the_initial_model_and_refused_without_a_preset(tmp_path):
+    from tcp_hub.training.loop import initial_models
+
+    out = tmp_path / "wide"
+    train(parse_args([*TINY, "--output_dir", str(out), "--max_train_steps", "1", "--width", "2"]))
+    wide = TCPPipeline.from_pretrained(str(out))
+    assert "tiny, widths x 2" in (out / "README.md").read_text()
+    assert tuple(wide.encoder.config.block_out_channels) == (16, 16, 32, 32)  # the tiny preset's (8, 8, 16, 16) x 2
+    (encoder, generator, _, _), _ = initial_models(parse_args([*TINY, "--init_from", str(out)]))
+    assert tuple(encoder.config.block_out_channels) == (16, 16, 32, 32)
+    assert tuple(generator.config.block_out_channels) == tuple(wide.generator.config.block_out_channels)
+    assert torch.equal(generator.state_dict()["to_rgb.conv.weight"], wide.generator.state_dict()["to_rgb.conv.weight"])
+    with pytest.raises(InputError, match="does not fit --preset tiny.*--width"):
+        initial_models(parse_args([*TINY, "--init_from", str(out), "--width", "1"]))
+    with pytest.raises(InputError, match="--width change a preset"):
+        initial_models(parse_args(["--dataset", "synthetic", "--init_from", str(out), "--width", "2"]))
+
+
 @pytest.mark.parametrize("with_discriminators", [True, False])
 def test_init_from_a_hub_repo_id_through_the_offline_cache(tmp_path, with_discriminators):
     import shutil

@@ -88,17 +88,22 @@ def fresh_models(args):
     """Fresh (E, G, D, Dpatch) of ``--preset`` (default full). With ``--init_from`` and no ``--preset``, of
     that model's own architecture (e.g. a converted official model, whatever its widths): its encoder's
     and generator's configs, its discriminators' where it has them, else the full preset's. With both, the
-    content code's shape is ``--init_from``'s unless ``--content_stride`` / ``--content_channels`` are given."""
+    content code's shape and the width are ``--init_from``'s unless ``--content_stride`` /
+    ``--content_channels`` / ``--width`` are given."""
+    width = args.width
     if not args.init_from:
-        return build_models(args.preset or "full", args.resolution, args.content_stride, args.content_channels)
+        return build_models(args.preset or "full", args.resolution, args.content_stride, args.content_channels,
+                            width if width is not None else 1.0)
     if args.preset is not None:
-        stride, channels = _content_code_shape(load_pipeline(args.init_from).encoder)
+        encoder = load_pipeline(args.init_from).encoder
+        stride, channels = _content_code_shape(encoder)
         return build_models(args.preset, args.resolution,
                             args.content_stride if args.content_stride is not None else stride,
-                            args.content_channels if args.content_channels is not None else channels)
-    if args.content_stride is not None or args.content_channels is not None:
-        raise InputError("--content_stride and --content_channels change a preset: with --init_from and no "
-                         "--preset the networks keep the initial model's shape")
+                            args.content_channels if args.content_channels is not None else channels,
+                            width if width is not None else _width_of(encoder, args.preset))
+    if args.content_stride is not None or args.content_channels is not None or width is not None:
+        raise InputError("--content_stride, --content_channels and --width change a preset: with --init_from and "
+                         "no --preset the networks keep the initial model's shape")
     pipe = load_pipeline(args.init_from)
     trained = _trained_discriminators(args.init_from)
     if trained is None:
@@ -114,6 +119,11 @@ def checkpoint_models(checkpoint):
     parts = ((TCPEncoder, "encoder"), (TCPGenerator, "generator"), (TCPDiscriminator, "discriminator"),
              (TCPPatchDiscriminator, "patch_discriminator"))
     return tuple(cls.from_config(cls.load_config(Path(checkpoint) / name)) for cls, name in parts)
+
+
+def _width_of(encoder, preset: str) -> float:
+    """The ``width`` at which ``preset`` gives ``encoder``'s widths (its deepest block's against the preset's)."""
+    return encoder.config.block_out_channels[-1] / PRESETS[preset]["encoder"]["block_out_channels"][-1]
 
 
 def _content_code_shape(encoder):
@@ -138,7 +148,7 @@ def initial_models(args):
         if differing:
             raise InputError(f"--init_from {args.init_from}: its {type(model).__name__} does not fit --preset "
                              f"{args.preset} (first differing weight: {differing[0]}); pass the preset (or "
-                             "--config) it was trained with")
+                             "--config) and --width it was trained with")
         model.load_state_dict(state)
     what = "encoder, generator and discriminators" if len(sources) == 4 else \
         "encoder and generator (it has no discriminators: they start fresh)"
@@ -310,7 +320,8 @@ def write_output_folder(trainer: TCPTrainer, args, out: Path, data: str) -> Opti
     metrics_file = out / "metrics.json"
     info = hub.CardInfo(
         repo_id=repo_id, data=data, resolution=args.resolution,
-        preset=args.preset or (f"that of `{args.init_from}`" if args.init_from else "full"),
+        preset=(args.preset or (f"that of `{args.init_from}`" if args.init_from else "full"))
+        + (f", widths x {args.width:g}" if args.width not in (None, 1) else ""),
         parameters=sum(p.numel() for m in (pipe.encoder, pipe.generator) for p in m.parameters()),
         steps=trainer.global_step,
         images_seen=trainer.global_step * args.train_batch_size * args.gradient_accumulation_steps
