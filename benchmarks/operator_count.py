@@ -41,11 +41,12 @@ class _PhaseMarks:
         return record_function("phase:" + name)
 
 
-def _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride, content_channels) -> TCPTrainer:
+def _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride, content_channels,
+             width=1.0) -> TCPTrainer:
     accelerator = Accelerator(mixed_precision="bf16", cpu=True)
     torch.manual_seed(0)
     config = TrainerConfig(ablation="tcp", perceptual_weight=perceptual_weight, diffaugment=diffaugment)
-    return TCPTrainer(*build_models(preset, resolution, content_stride, content_channels), config, accelerator,
+    return TCPTrainer(*build_models(preset, resolution, content_stride, content_channels, width), config, accelerator,
                       speed=SpeedConfig(mask_workers=0), fused_optimizers=True)
 
 
@@ -87,10 +88,10 @@ class _OperatorCost(TorchDispatchMode):
 
 
 def flops_per_image(preset: str, resolution: int, batch: int, perceptual_weight: float, diffaugment: str,
-                    content_stride=None, content_channels=None) -> dict:
+                    content_stride=None, content_channels=None, width=1.0) -> dict:
     """FLOPs and bytes moved per training image, of an iteration with R1 and code consistency (step 0) and of
     one without (step 1), and their mean over 16 steps (R1 and code consistency run on one in 16)."""
-    trainer = _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride, content_channels)
+    trainer = _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride, content_channels, width)
     images = torch.rand(batch, 3, resolution, resolution) * 2 - 1
     result = {}
     for name in ("with_r1", "without_r1"):
@@ -105,8 +106,8 @@ def flops_per_image(preset: str, resolution: int, batch: int, perceptual_weight:
 
 
 def count(preset: str, resolution: int, batch: int, perceptual_weight: float, diffaugment: str,
-          content_stride=None, content_channels=None):
-    trainer = _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride, content_channels)
+          content_stride=None, content_channels=None, width=1.0):
+    trainer = _trainer(preset, resolution, perceptual_weight, diffaugment, content_stride, content_channels, width)
     images = torch.rand(batch, 3, resolution, resolution) * 2 - 1
     for _ in range(2):  # step 0 has R1 and code consistency; step 1 has neither, like step 2
         trainer.run_step(images)
@@ -139,15 +140,17 @@ def main(argv=None):
     parser.add_argument("--diffaugment", default="color,translation,cutout")
     parser.add_argument("--content_stride", type=int, default=None, help="8 or 16 (default: the preset's)")
     parser.add_argument("--content_channels", type=int, default=None, help="default: the preset's")
+    parser.add_argument("--width", type=float, default=1.0, help="multiply the encoder's and generator's widths")
     parser.add_argument("--top", type=int, default=12, help="how many of the most frequent operators to list")
     parser.add_argument("--flops", action="store_true", help="also count FLOPs per training image")
     parser.add_argument("--images_per_s", type=float, nargs="*", default=[181.0, 600.0],
                         help="training rates to express as TFLOP/s (with --flops)")
     args = parser.parse_args(argv)
     phases, operators = count(args.preset, args.resolution, args.batch_size, args.perceptual_weight, args.diffaugment,
-                              args.content_stride, args.content_channels)
+                              args.content_stride, args.content_channels, args.width)
     print(f"preset {args.preset}, content stride {args.content_stride or 'as preset'}, channels "
-          f"{args.content_channels or 'as preset'}, perceptual_weight {args.perceptual_weight:g}, diffaugment "
+          f"{args.content_channels or 'as preset'}, width x{args.width:g}, perceptual_weight "
+          f"{args.perceptual_weight:g}, diffaugment "
           f"{args.diffaugment or 'off'}, torch {torch.__version__}: one iteration without R1 or code consistency")
     print("| phase | operators |\n|---|---|")
     for name in ("generate", "tcp_forward", "d_step", "g_step", "other"):
@@ -156,7 +159,7 @@ def main(argv=None):
     print("most frequent: " + ", ".join(f"{name[6:]} {n}" for name, n in operators.most_common(args.top)))
     if args.flops:
         flops = flops_per_image(args.preset, args.resolution, args.batch_size, args.perceptual_weight,
-                                args.diffaugment, args.content_stride, args.content_channels)
+                                args.diffaugment, args.content_stride, args.content_channels, args.width)
         print(f"GFLOP per training image at {args.resolution} px: {flops['without_r1'] / 1e9:.2f} (step without R1), "
               f"{flops['with_r1'] / 1e9:.2f} (with R1 and code consistency), {flops['mean'] / 1e9:.2f} on average")
         print(f"GB read + written per training image by the eager operators (weights included, bf16 where autocast "

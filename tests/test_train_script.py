@@ -435,10 +435,28 @@ def test_width_is_taken_from_the_initial_model_and_refused_without_a_preset(tmp_
     assert tuple(encoder.config.block_out_channels) == (16, 16, 32, 32)
     assert tuple(generator.config.block_out_channels) == tuple(wide.generator.config.block_out_channels)
     assert torch.equal(generator.state_dict()["to_rgb.conv.weight"], wide.generator.state_dict()["to_rgb.conv.weight"])
-    with pytest.raises(InputError, match="does not fit --preset tiny.*--width"):
+    with pytest.raises(InputError, match="--width 1: .* does not fit in"):  # narrower: refused, not cut
         initial_models(parse_args([*TINY, "--init_from", str(out), "--width", "1"]))
     with pytest.raises(InputError, match="--width change a preset"):
         initial_models(parse_args(["--dataset", "synthetic", "--init_from", str(out), "--width", "2"]))
+
+
+def test_init_from_the_bundled_model_at_a_larger_width_renders_what_it_renders():
+    from tcp_hub.training.loop import initial_models
+
+    bundled = TCPPipeline.from_pretrained("tcp-scenes")
+    (encoder, generator, _, _), said = initial_models(parse_args(
+        ["--dataset", "synthetic", "--preset", "small", "--init_from", "tcp-scenes", "--width", "1.5"]))
+    assert "encoder, generator and discriminators" in said and "widened x 1.5" in said
+    assert generator.config.block_out_channels[0] == 3 * bundled.generator.config.block_out_channels[0] // 2
+    x = torch.rand(1, 3, 128, 128) * 2 - 1
+    with torch.no_grad():
+        codes = bundled.encoder.float()(x)
+        wide_codes = encoder(x)
+        torch.testing.assert_close(wide_codes.content, codes.content, atol=1e-5, rtol=0)
+        torch.testing.assert_close(generator(wide_codes.content, wide_codes.style, noise_mode="none"),
+                                   bundled.generator.float()(codes.content, codes.style, noise_mode="none"),
+                                   atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("with_discriminators", [True, False])

@@ -29,6 +29,7 @@ from .. import hub
 from ..data import build_dataset
 from ..errors import InputError
 from ..models import PRESETS, TCPDiscriminator, TCPEncoder, TCPGenerator, TCPPatchDiscriminator, build_models
+from ..models.widen import load_widened
 from ..pipeline import TCPPipeline, load_pipeline, resolve_model_path
 from .batches import make_batch_source
 from .checkpointing import load_checkpoint, prepare_output_dir, register_hooks, resolve_checkpoint, save_checkpoint
@@ -140,11 +141,19 @@ def initial_models(args):
         return models, ""
     pipe = load_pipeline(args.init_from)
     sources = [pipe.encoder, pipe.generator] + (_trained_discriminators(args.init_from) or [])
+    widened = []
     for model, source in zip(models, sources):
         state = {k: v.float() for k, v in source.state_dict().items()}
         expected = model.state_dict()
         differing = sorted(set(state) ^ set(expected)) or \
             sorted(k for k in state if state[k].shape != expected[k].shape)
+        if differing and args.width is not None and isinstance(model, (TCPEncoder, TCPGenerator)):
+            try:
+                load_widened(model, source)
+            except ValueError as err:
+                raise InputError(f"--init_from {args.init_from} --width {args.width:g}: {err}") from None
+            widened.append(type(model).__name__)
+            continue
         if differing:
             raise InputError(f"--init_from {args.init_from}: its {type(model).__name__} does not fit --preset "
                              f"{args.preset} (first differing weight: {differing[0]}); pass the preset (or "
@@ -152,7 +161,11 @@ def initial_models(args):
         model.load_state_dict(state)
     what = "encoder, generator and discriminators" if len(sources) == 4 else \
         "encoder and generator (it has no discriminators: they start fresh)"
-    return models, f"initialised the {what} from {args.init_from}"
+    said = f"initialised the {what} from {args.init_from}"
+    if widened:
+        said += (f" ({' and '.join(widened)} widened x {args.width:g}: the new channels start with no effect on "
+                 "the output)")
+    return models, said
 
 
 def _trained_discriminators(source) -> Optional[list]:
