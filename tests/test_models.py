@@ -239,8 +239,9 @@ def test_width_scales_the_encoder_and_generator_but_not_the_codes(width):
 
 def test_width_1_is_the_preset_exactly_and_a_width_below_0_is_refused():
     assert build_models("small", 64, width=1.0)[0].config == build_models("small", 64)[0].config
-    with pytest.raises(ValueError, match="width must be a positive number"):
-        build_models("small", width=0)
+    for width in (0, -1, float("nan"), float("inf"), 100):
+        with pytest.raises(ValueError, match="width must be a number in"):
+            build_models("small", width=width)
 
 
 def test_content_stride_other_than_8_or_16_is_refused():

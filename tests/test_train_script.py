@@ -435,10 +435,27 @@ def test_width_is_taken_from_the_initial_model_and_refused_without_a_preset(tmp_
     assert tuple(encoder.config.block_out_channels) == (16, 16, 32, 32)
     assert tuple(generator.config.block_out_channels) == tuple(wide.generator.config.block_out_channels)
     assert torch.equal(generator.state_dict()["to_rgb.conv.weight"], wide.generator.state_dict()["to_rgb.conv.weight"])
+    again = tmp_path / "again"  # trained on from it without --width: still x 2, and its card says so
+    train(parse_args([*TINY, "--output_dir", str(again), "--max_train_steps", "1", "--init_from", str(out)]))
+    assert "tiny, widths x 2" in (again / "README.md").read_text()
     with pytest.raises(InputError, match="--width 1: .* does not fit in"):  # narrower: refused, not cut
         initial_models(parse_args([*TINY, "--init_from", str(out), "--width", "1"]))
     with pytest.raises(InputError, match="--width change a preset"):
         initial_models(parse_args(["--dataset", "synthetic", "--init_from", str(out), "--width", "2"]))
+
+
+@pytest.mark.parametrize("width", [1.1, 1.3, 1.6])
+def test_init_from_keeps_any_width_exactly(tmp_path, width):
+    # a width multiplier read back from the saved widths would round differently (1.3 -> 1.3125)
+    from tcp_hub.models import build_models
+    from tcp_hub.training.loop import initial_models
+
+    encoder, generator, _, _ = build_models("small", 64, width=width)
+    TCPPipeline(encoder=encoder, generator=generator).save_pretrained(tmp_path / "m")
+    (e, g, _, _), _ = initial_models(parse_args(["--dataset", "synthetic", "--preset", "small", "--resolution", "64",
+                                                 "--init_from", str(tmp_path / "m")]))
+    assert tuple(e.config.style_block_channels) == tuple(encoder.config.style_block_channels)
+    assert torch.equal(g.state_dict()["to_rgb.conv.weight"], generator.state_dict()["to_rgb.conv.weight"])
 
 
 def test_init_from_the_bundled_model_at_a_larger_width_renders_what_it_renders():
@@ -447,7 +464,7 @@ def test_init_from_the_bundled_model_at_a_larger_width_renders_what_it_renders()
     bundled = TCPPipeline.from_pretrained("tcp-scenes")
     (encoder, generator, _, _), said = initial_models(parse_args(
         ["--dataset", "synthetic", "--preset", "small", "--init_from", "tcp-scenes", "--width", "1.5"]))
-    assert "encoder, generator and discriminators" in said and "widened x 1.5" in said
+    assert "encoder, generator and discriminators" in said and "widened to x 1.5" in said
     assert generator.config.block_out_channels[0] == 3 * bundled.generator.config.block_out_channels[0] // 2
     x = torch.rand(1, 3, 128, 128) * 2 - 1
     with torch.no_grad():

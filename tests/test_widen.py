@@ -54,6 +54,8 @@ def test_what_cannot_be_widened_exactly_is_refused():
         load_widened(build_models("tiny", 32, content_channels=6, width=2)[1], narrow)
     with pytest.raises(ValueError, match="does not fit in"):
         load_widened(build_models("tiny", 32, width=1.5)[1], build_models("tiny", 32, width=2)[1])
+    with pytest.raises(ValueError, match="differ in depth .*content_stride"):
+        load_widened(build_models("tiny", 32, content_stride=8, width=2)[0], build_models("tiny", 32)[0])
     weight_demod = [type(narrow)(**{**narrow.config, "demodulation": "weight", "block_out_channels": c})
                     for c in ((16, 16, 8, 8), (32, 32, 16, 16))]
     with pytest.raises(ValueError, match="'weight' demodulation"):

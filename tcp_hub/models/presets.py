@@ -49,6 +49,9 @@ WIDTH_KEYS = {"encoder": ("stem_channels", "block_out_channels", "style_block_ch
               "generator": ("head_channels", "block_out_channels")}
 
 
+MAX_WIDTH = 8.0  # the small preset x 8 is about the full one's size; beyond it a typo more likely than a wish
+
+
 def _scaled(channels, width: float):
     """``channels`` (an int or a tuple of them) times ``width``, each rounded to a multiple of 8 (at least 8)."""
     if isinstance(channels, int):
@@ -79,8 +82,8 @@ def build_models(preset: str = "full", resolution: int = 256, content_stride: Op
         blocks = {8: 3, 16: 4}[content_stride]
         encoder["block_out_channels"] = tuple(encoder["block_out_channels"])[-blocks:]
         generator["block_out_channels"] = tuple(generator["block_out_channels"])[:blocks]
-    if not width > 0:
-        raise ValueError(f"width must be a positive number, got {width!r}")
+    if not 0 < width <= MAX_WIDTH:
+        raise ValueError(f"width must be a number in (0, {MAX_WIDTH}], got {width!r}")
     if width != 1:
         for part, net in (("encoder", encoder), ("generator", generator)):
             for key in WIDTH_KEYS[part]:

@@ -61,6 +61,12 @@ def load_widened(wide: nn.Module, narrow: nn.Module) -> None:
     if differing:
         raise ValueError(f"the two {type(wide).__name__}s differ in more than their widths: {differing[0]} is "
                          f"{narrow.config.get(differing[0])!r}, not {wide.config.get(differing[0])!r}")
+    depths = {k: (len(narrow.config[k]), len(wide.config[k])) for k in _MAY_DIFFER
+              if isinstance(narrow.config.get(k), (list, tuple))}
+    if any(a != b for a, b in depths.values()):
+        key = next(k for k, (a, b) in depths.items() if a != b)
+        raise ValueError(f"the two {type(wide).__name__}s differ in depth ({key}: {depths[key][0]} blocks, not "
+                         f"{depths[key][1]}; another content_stride?), not only in width")
     if getattr(narrow.config, "demodulation", "style") == "weight":
         raise ValueError("a generator with the official SwAE's 'weight' demodulation cannot be widened exactly")
     state = {k: v.float() for k, v in narrow.state_dict().items()}

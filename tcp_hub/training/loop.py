@@ -29,6 +29,7 @@ from .. import hub
 from ..data import build_dataset
 from ..errors import InputError
 from ..models import PRESETS, TCPDiscriminator, TCPEncoder, TCPGenerator, TCPPatchDiscriminator, build_models
+from ..models.presets import WIDTH_KEYS
 from ..models.widen import load_widened
 from ..pipeline import TCPPipeline, load_pipeline, resolve_model_path
 from .batches import make_batch_source
@@ -96,12 +97,17 @@ def fresh_models(args):
         return build_models(args.preset or "full", args.resolution, args.content_stride, args.content_channels,
                             width if width is not None else 1.0)
     if args.preset is not None:
-        encoder = load_pipeline(args.init_from).encoder
-        stride, channels = _content_code_shape(encoder)
-        return build_models(args.preset, args.resolution,
-                            args.content_stride if args.content_stride is not None else stride,
-                            args.content_channels if args.content_channels is not None else channels,
-                            width if width is not None else _width_of(encoder, args.preset))
+        initial = load_pipeline(args.init_from)
+        stride, channels = _content_code_shape(initial.encoder)
+        models = build_models(args.preset, args.resolution,
+                              args.content_stride if args.content_stride is not None else stride,
+                              args.content_channels if args.content_channels is not None else channels,
+                              width if width is not None else 1.0)
+        if width is not None:
+            return models
+        # the initial model's own widths, exactly (a width multiplier read back from them may round otherwise)
+        return tuple(_with_widths(model, source) for model, source in
+                     zip(models[:2], (initial.encoder, initial.generator))) + models[2:]
     if args.content_stride is not None or args.content_channels is not None or width is not None:
         raise InputError("--content_stride, --content_channels and --width change a preset: with --init_from and "
                          "no --preset the networks keep the initial model's shape")
@@ -122,8 +128,19 @@ def checkpoint_models(checkpoint):
     return tuple(cls.from_config(cls.load_config(Path(checkpoint) / name)) for cls, name in parts)
 
 
-def _width_of(encoder, preset: str) -> float:
-    """The ``width`` at which ``preset`` gives ``encoder``'s widths (its deepest block's against the preset's)."""
+def _with_widths(model, source):
+    """``model`` (fresh) rebuilt with ``source``'s widths (`WIDTH_KEYS`) where their depths agree."""
+    keys = WIDTH_KEYS["encoder" if isinstance(model, TCPEncoder) else "generator"]
+    widths = {k: source.config[k] for k in keys}
+    if any(len(widths[k]) != len(model.config[k]) for k in keys if not isinstance(widths[k], int)):
+        return model  # another depth: initial_models names the differing weight
+    return type(model).from_config({**model.config, **widths})
+
+
+def width_against_preset(encoder, preset: Optional[str]) -> Optional[float]:
+    """``encoder``'s deepest block's width against ``preset``'s (None without a preset)."""
+    if preset is None:
+        return None
     return encoder.config.block_out_channels[-1] / PRESETS[preset]["encoder"]["block_out_channels"][-1]
 
 
@@ -163,8 +180,8 @@ def initial_models(args):
         "encoder and generator (it has no discriminators: they start fresh)"
     said = f"initialised the {what} from {args.init_from}"
     if widened:
-        said += (f" ({' and '.join(widened)} widened x {args.width:g}: the new channels start with no effect on "
-                 "the output)")
+        said += (f" ({' and '.join(widened)} widened to x {args.width:g} the preset's widths: the new channels "
+                 "start with no effect on the output)")
     return models, said
 
 
@@ -331,10 +348,11 @@ def write_output_folder(trainer: TCPTrainer, args, out: Path, data: str) -> Opti
     if args.push_to_hub:
         repo_id = hub.create_model_repo(repo_id, private=args.hub_private)
     metrics_file = out / "metrics.json"
+    width = width_against_preset(pipe.encoder, args.preset)
     info = hub.CardInfo(
         repo_id=repo_id, data=data, resolution=args.resolution,
         preset=(args.preset or (f"that of `{args.init_from}`" if args.init_from else "full"))
-        + (f", widths x {args.width:g}" if args.width not in (None, 1) else ""),
+        + (f", widths x {width:.3g}" if width not in (None, 1) else ""),
         parameters=sum(p.numel() for m in (pipe.encoder, pipe.generator) for p in m.parameters()),
         steps=trainer.global_step,
         images_seen=trainer.global_step * args.train_batch_size * args.gradient_accumulation_steps
