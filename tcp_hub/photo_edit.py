@@ -73,7 +73,7 @@ def erode(mask: torch.Tensor, radius: int) -> torch.Tensor:
     does not erode (a region that reaches it stays whole there). Separable, like `box_mean`."""
     if radius < 1:
         return mask
-    k = 2 * radius + 1  # separable, like box_mean: a column pass, then a row pass
+    k = 2 * radius + 1
     x = -F.max_pool2d(-F.pad(mask, (0, 0, radius, radius), mode="replicate"), (k, 1), stride=1)
     return -F.max_pool2d(-F.pad(x, (radius, radius, 0, 0), mode="replicate"), (1, k), stride=1)
 

@@ -47,8 +47,6 @@ PRESETS = {
 # The encoder's and generator's convolution widths, which ``width`` scales (the code shapes stay).
 WIDTH_KEYS = {"encoder": ("stem_channels", "block_out_channels", "style_block_channels"),
               "generator": ("head_channels", "block_out_channels")}
-
-
 MAX_WIDTH = 8.0  # the small preset x 8 is about the full one's size; beyond it a typo more likely than a wish
 
 

@@ -137,7 +137,7 @@ def _with_widths(model, source):
     return type(model).from_config({**model.config, **widths})
 
 
-def width_against_preset(encoder, preset: Optional[str]) -> Optional[float]:
+def _width_against_preset(encoder, preset: Optional[str]) -> Optional[float]:
     """``encoder``'s deepest block's width against ``preset``'s (None without a preset)."""
     if preset is None:
         return None
@@ -348,7 +348,7 @@ def write_output_folder(trainer: TCPTrainer, args, out: Path, data: str) -> Opti
     if args.push_to_hub:
         repo_id = hub.create_model_repo(repo_id, private=args.hub_private)
     metrics_file = out / "metrics.json"
-    width = width_against_preset(pipe.encoder, args.preset)
+    width = _width_against_preset(pipe.encoder, args.preset)
     info = hub.CardInfo(
         repo_id=repo_id, data=data, resolution=args.resolution,
         preset=(args.preset or (f"that of `{args.init_from}`" if args.init_from else "full"))
